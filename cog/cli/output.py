@@ -1,0 +1,20 @@
+"""How the CLI talks to people: one red line for errors, yellow for warnings, on stderr."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from rich.console import Console
+
+
+@cache
+def stderr() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def error(message: str) -> None:
+    stderr().print(f"[bold red]error:[/] {message}", markup=True, emoji=False)
+
+
+def warning(message: str) -> None:
+    stderr().print(f"[yellow]warning:[/] {message}", markup=True, emoji=False)

@@ -1,0 +1,58 @@
+"""BuildPlan → Dockerfile text, through the Jinja templates in templates/. Pure and deterministic."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from functools import cache
+
+import jinja2
+
+from cog._version import __version__
+from cog.compiler.plan import BuildPlan
+from cog.resources import templates_dir
+
+# The cog wheel reaches the build through the `cog-runtime` build context under this name.
+RUNTIME_CONTEXT = "cog-runtime"
+WEIGHTS_CONTEXT = "weights"
+
+
+@dataclass(frozen=True)
+class ContextLayout:
+    """What the build contexts hold, decided by the build stage from the project directory."""
+
+    wheel_name: str = f"cog-{__version__}-py3-none-any.whl"
+    runtime_requirements: tuple[str, ...] = ()  # the server environment's packages (from cog's [server] extra)
+    has_weights: bool = False
+    config_file: str = "cog.yaml"
+
+
+def dockerfile_quote(value: str) -> str:
+    """A double-quoted Dockerfile word: ENV expands $VARS and backslashes, so escape them."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
+    return f'"{escaped}"'
+
+
+@cache
+def _environment() -> jinja2.Environment:
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(templates_dir()),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+    )
+    environment.filters["shell_quote"] = shlex.quote
+    environment.filters["dockerfile_quote"] = dockerfile_quote
+    return environment
+
+
+def render_dockerfile(plan: BuildPlan, layout: ContextLayout = ContextLayout()) -> str:
+    template = _environment().get_template("Dockerfile.j2")
+    return template.render(
+        plan=plan,
+        cog_version=__version__,
+        config_file=layout.config_file,
+        wheel_name=layout.wheel_name,
+        runtime_requirements=layout.runtime_requirements,
+        has_weights=layout.has_weights,
+    )

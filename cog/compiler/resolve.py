@@ -1,0 +1,462 @@
+"""Config + cuda_matrix/ → a BuildPlan for each variant and platform. Pure: no I/O but reading the data files.
+
+The rules, in order:
+- explicit choices in cog.yaml (cuda, cudnn, python_version) win when they are compatible;
+- tensorflow pins CUDA and cuDNN to the configuration it was built and tested with;
+- a torch requirement narrows CUDA to the versions torch publishes wheels for;
+- among what is left, the newest CUDA, then the newest cuDNN for it, then the preferred Ubuntu;
+- torch/torchvision/torchaudio/tensorflow requirement lines are rewritten to the matching CPU or CUDA builds.
+A clash is an error that names both sides; a guess is a warning that says what was chosen and why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import Version
+
+from cog.compiler.matrix import PLATFORMS, CudaImage, Matrix, Platform, TensorflowRelease, TorchBuild, TorchRelease, load_matrix
+from cog.compiler.plan import BuildPlan, PythonIndex
+from cog.config.errors import ConfigError, ConfigWarning, Location
+from cog.config.model import Config, Variant
+from cog.config.requirements import Requirement
+
+TORCH_FAMILY = ("torch", "torchvision", "torchaudio")
+TENSORFLOW_NAMES = ("tensorflow", "tensorflow-cpu", "tensorflow-gpu")
+
+
+def resolve(
+    config: Config,
+    variant: Variant,
+    platform: Platform = "linux/amd64",
+    *,
+    base_image_mirror: str | None = None,
+    matrix: Matrix | None = None,
+) -> BuildPlan:
+    return _Resolver(config, variant, platform, matrix or load_matrix(), base_image_mirror).plan()
+
+
+def resolve_all(
+    config: Config,
+    variants: tuple[Variant, ...] | None = None,
+    platforms: tuple[Platform, ...] = ("linux/amd64",),
+    *,
+    base_image_mirror: str | None = None,
+) -> list[BuildPlan]:
+    return [
+        resolve(config, variant, platform, base_image_mirror=base_image_mirror)
+        for variant in (variants or config.variants)
+        for platform in platforms
+    ]
+
+
+def mirror_image(reference: str, mirror: str | None) -> str:
+    """Rewrite an official image name to a registry mirror: python:3.11-slim → MIRROR/library/python:3.11-slim.
+
+    Docker Hub names gain their implicit `library/` prefix; names on other registries (ghcr.io/astral-sh/uv)
+    keep their path without the registry host, as pull-through caches and `crane copy` mirrors lay them out.
+    """
+    if not mirror:
+        return reference
+    first, _, rest = reference.partition("/")
+    if rest and ("." in first or ":" in first or first == "localhost"):
+        path = rest  # strip the registry host
+    elif not rest:
+        path = f"library/{reference}"
+    else:
+        path = reference
+    return f"{mirror.rstrip('/')}/{path}"
+
+
+def python_minor(version: str) -> str:
+    release = Version(version).release
+    return f"{release[0]}.{release[1]}" if len(release) > 1 else version
+
+
+def _specifier(requirement: Requirement) -> SpecifierSet:
+    try:
+        return SpecifierSet(requirement.specifier)
+    except InvalidSpecifier:
+        raise ConfigError(f"`{requirement.text}` has a version specifier cog cannot read", requirement.location) from None
+
+
+def _pinned_local(requirement: Requirement) -> str | None:
+    """The local label of an exact pin: torch==2.1.0+cu118 → "cu118"."""
+    for spec in _specifier(requirement):
+        if spec.operator in ("==", "===") and "+" in spec.version:
+            return spec.version.split("+", 1)[1]
+    return None
+
+
+def _pinned_version(requirement: Requirement) -> Version | None:
+    for spec in _specifier(requirement):
+        if spec.operator in ("==", "===") and "*" not in spec.version:
+            return Version(spec.version.split("+", 1)[0])
+    return None
+
+
+def _matches(requirement: Requirement, version: str) -> bool:
+    specifier = SpecifierSet(",".join(s.operator + s.version.split("+", 1)[0] for s in _specifier(requirement)))
+    return specifier.contains(version, prereleases=True)
+
+
+def _rewrite(requirement: Requirement, name: str, version: str | None) -> str:
+    """A requirement line for `name` (with the user's extras and marker), pinned to `version` if given."""
+    extras = f"[{','.join(requirement.extras)}]" if requirement.extras else ""
+    pin = f"=={version}" if version else requirement.specifier
+    marker = f"; {requirement.marker}" if requirement.marker else ""
+    return f"{name}{extras}{pin}{marker}"
+
+
+def _span(versions) -> str:
+    ordered = sorted(versions, key=Version)
+    return ", ".join(ordered) if len(ordered) <= 4 else f"{ordered[0]} to {ordered[-1]}"
+
+
+@dataclass
+class _Resolver:
+    config: Config
+    variant: Variant
+    platform: Platform
+    matrix: Matrix
+    base_image_mirror: str | None
+    warnings: list[ConfigWarning] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.python = python_minor(self.config.python_version)
+        by_name: dict[str, Requirement] = {}
+        for requirement in self.config.python_requirements.requirements:
+            if requirement.name and requirement.url is None:
+                by_name.setdefault(requirement.name, requirement)
+        self.requirements = by_name
+
+    def warn(self, message: str, location: Location | None = None) -> None:
+        self.warnings.append(ConfigWarning(message, location))
+
+    # --- the plan ---------------------------------------------------------------------------------
+
+    def plan(self) -> BuildPlan:
+        if self.platform not in PLATFORMS:
+            raise ConfigError(f"platform {self.platform} is not supported; use one of {', '.join(PLATFORMS)}")
+        tensorflow = self.tensorflow_release()
+        torch = self.torch_releases()
+        image = self.cuda_image(tensorflow, torch) if self.variant == "gpu" else None
+        torch_release, torch_build = self.choose_torch(torch, image)
+        lines, extra_index_urls = self.requirement_lines(tensorflow, torch_release, torch_build, image)
+        index = self.config.python_requirements
+        if image is None:
+            base = self.matrix.base_images.cpu.format(python_version=self.config.python_version)
+        else:
+            base = f"{self.matrix.cuda.repository}:{image.tag}"
+        return BuildPlan(
+            variant=self.variant,
+            platform=self.platform,
+            base_image=mirror_image(base, self.base_image_mirror),
+            uv_image=mirror_image(self.matrix.base_images.uv, self.base_image_mirror),
+            python_version=self.config.python_version,
+            cuda=image.cuda if image else None,
+            cudnn=image.cudnn if image else None,
+            torch=torch_release.torch if torch_release else self.unknown_torch_version(),
+            tensorflow=(tensorflow.version if tensorflow else None),
+            system_packages=self.config.system_packages,
+            python_requirements=tuple(lines),
+            python_index=PythonIndex(
+                index_url=index.index_url,
+                extra_index_urls=tuple(dict.fromkeys((*index.extra_index_urls, *extra_index_urls))),
+                find_links=index.find_links,
+                pre=index.pre,
+            ),
+            pre_install=self.config.pre_install,
+            run=self.config.run,
+            environment=self.config.environment,
+            predict=self.config.predict,
+            train=self.config.train,
+            concurrency=self.config.concurrency,
+            workdir=self.config.workdir or "/src",
+            warnings=(*self.config.warnings, *self.warnings),
+        )
+
+    # --- tensorflow -----------------------------------------------------------------------------------
+
+    def tensorflow_requirement(self) -> Requirement | None:
+        for name in TENSORFLOW_NAMES:
+            if name in self.requirements:
+                return self.requirements[name]
+        return None
+
+    def tensorflow_release(self) -> TensorflowRelease | None:
+        requirement = self.tensorflow_requirement()
+        if requirement is None:
+            return None
+        rows = [row for row in self.matrix.tensorflow if _matches(requirement, row.latest) or self._minor_pinned(requirement, row)]
+        if not rows:
+            known = _span(row.version for row in self.matrix.tensorflow)
+            raise ConfigError(
+                f"`{requirement.text}` matches no tensorflow release cog knows ({known}); pin one of those",
+                requirement.location,
+            )
+        supported = [row for row in rows if self.python in row.pythons]
+        if not supported:
+            row = rows[-1]
+            raise ConfigError(
+                f"tensorflow {row.version} has no wheels for Python {self.python} (it supports {_span(row.pythons)}); "
+                f"change python_version or the tensorflow version",
+                requirement.location,
+            )
+        row = supported[-1]
+        if _pinned_version(requirement) is None:
+            self.warn(
+                f"`{requirement.text}` does not pin a version; using tensorflow {row.latest}, the newest release cog "
+                f"knows for Python {self.python}",
+                requirement.location,
+            )
+        return row
+
+    @staticmethod
+    def _minor_pinned(requirement: Requirement, row: TensorflowRelease) -> bool:
+        pinned = _pinned_version(requirement)
+        return pinned is not None and f"{pinned.major}.{pinned.minor}" == row.version
+
+    # --- torch -----------------------------------------------------------------------------------------
+
+    def torch_releases(self) -> list[TorchRelease]:
+        """torch releases that the requirement allows and that have wheels for this Python, oldest first."""
+        requirement = self.requirements.get("torch")
+        if requirement is None:
+            return []
+        rows = [row for row in self.matrix.torch if _matches(requirement, row.torch)]
+        if not rows:
+            return []  # older or newer than the data: handled by unknown_torch_version
+        supported = [row for row in rows if self.python in row.pythons]
+        if not supported:
+            row = rows[-1]
+            raise ConfigError(
+                f"torch {row.torch} has no wheels for Python {self.python} (it supports {_span(row.pythons)}); "
+                f"change python_version or the torch version",
+                requirement.location,
+            )
+        return supported
+
+    def unknown_torch_version(self) -> str | None:
+        requirement = self.requirements.get("torch")
+        if requirement is None or self.torch_releases():
+            return None
+        pinned = _pinned_version(requirement)
+        return str(pinned) if pinned else None
+
+    def torch_builds(self, row: TorchRelease, gpu: bool) -> list[TorchBuild]:
+        return [
+            build
+            for build in row.builds
+            if (build.cuda != "cpu") == gpu and self.platform in build.platforms
+        ]
+
+    def choose_torch(self, rows: list[TorchRelease], image: CudaImage | None) -> tuple[TorchRelease | None, TorchBuild | None]:
+        requirement = self.requirements.get("torch")
+        if requirement is None:
+            return None, None
+        if not rows:
+            return None, self.fallback_torch_build(requirement, image)
+        for row in reversed(rows):
+            builds = self.torch_builds(row, gpu=image is not None)
+            if image is not None:
+                builds = [build for build in builds if build.cuda == image.cuda_minor]
+            if builds:
+                if _pinned_version(requirement) is None:
+                    self.warn(
+                        f"`{requirement.text}` does not pin one version; using torch {row.torch}, the newest that "
+                        f"fits Python {self.python}" + (f" and CUDA {image.cuda_minor}" if image else ""),
+                        requirement.location,
+                    )
+                return row, builds[-1]
+        row = rows[-1]
+        kind = f"CUDA {image.cuda_minor}" if image else "CPU"
+        raise ConfigError(
+            f"torch {row.torch} publishes no {kind} wheels for {self.platform}", requirement.location
+        )
+
+    def fallback_torch_build(self, requirement: Requirement, image: CudaImage | None) -> TorchBuild | None:
+        """torch outside the data: newer ones get the newest known release's index; older ones are left alone."""
+        pinned = _pinned_version(requirement)
+        newest = self.matrix.torch[-1]
+        if pinned is None or pinned < Version(self.matrix.torch[0].torch):
+            self.warn(
+                f"`{requirement.text}` is outside cog's torch data ({self.matrix.torch[0].torch} to {newest.torch}); "
+                f"installing it as written, without a CPU/CUDA-specific wheel index",
+                requirement.location,
+            )
+            return None
+        builds = self.torch_builds(newest, gpu=image is not None)
+        if image is not None:
+            builds = [build for build in builds if build.cuda == image.cuda_minor] or builds
+        self.warn(
+            f"torch {pinned} is newer than cog's data (newest {newest.torch}); assuming it ships the same "
+            f"{'CUDA ' + image.cuda_minor if image else 'CPU'} builds",
+            requirement.location,
+        )
+        return builds[-1] if builds else None
+
+    # --- CUDA base image -------------------------------------------------------------------------------
+
+    def cuda_image(self, tensorflow: TensorflowRelease | None, torch_rows: list[TorchRelease]) -> CudaImage:
+        where_cuda = self.config.where("build.cuda")
+        images = [image for image in self.matrix.cuda.images if image.flavour == "runtime" and self.platform in image.platforms]
+        if not images:
+            raise ConfigError(f"no CUDA base image is published for {self.platform}")
+        if self.config.cuda:
+            wanted = Version(self.config.cuda).release
+            images = [image for image in images if Version(image.cuda).release[: len(wanted)] == wanted]
+            if not images:
+                known = _span({image.cuda_minor for image in self.matrix.cuda.images if self.platform in image.platforms})
+                raise ConfigError(
+                    f"no CUDA {self.config.cuda} base image for {self.platform}; known: {known}", where_cuda
+                )
+        if self.config.cudnn:
+            wanted_cudnn = str(Version(self.config.cudnn).major)
+            matching = [image for image in images if image.cudnn == wanted_cudnn]
+            if not matching:
+                offered = _span({image.cudnn for image in images})
+                raise ConfigError(
+                    f"cuDNN {self.config.cudnn} is not available with CUDA {self.config.cuda or 'images'} "
+                    f"(cuDNN {offered} are)",
+                    self.config.where("build.cudnn"),
+                )
+            images = matching
+        if tensorflow is not None:
+            images = self.narrow_for_tensorflow(images, tensorflow)
+        if torch_rows:
+            images = self.narrow_for_torch(images, torch_rows)
+        elif self.config.cuda is None and tensorflow is None:
+            newest = max(images, key=lambda image: Version(image.cuda))
+            self.warn(
+                f"no CUDA version is set; using CUDA {newest.cuda}, the newest cog knows (set build.cuda to match "
+                f"older NVIDIA drivers)",
+                self.config.where("build.python_version"),
+            )
+        return self.best_image(images)
+
+    def narrow_for_tensorflow(self, images: list[CudaImage], row: TensorflowRelease) -> list[CudaImage]:
+        requirement = self.tensorflow_requirement()
+        if self.platform not in row.gpu_platforms:
+            raise ConfigError(f"tensorflow {row.version} publishes no GPU wheels for {self.platform}", requirement.location)
+        cudnn_major = str(Version(row.cudnn).major)
+        same_cuda = [image for image in images if image.cuda_minor == row.cuda]
+        matching = [image for image in same_cuda if image.cudnn == cudnn_major]
+        if not matching and "and-cuda" in row.gpu_package:
+            # tensorflow[and-cuda] installs its own cuDNN from PyPI, so the image's cuDNN need not match.
+            matching = same_cuda
+        if not matching:
+            asked = self.config.cuda or self.config.cudnn
+            if asked:
+                what = f"CUDA {self.config.cuda}" if self.config.cuda else f"cuDNN {self.config.cudnn}"
+                raise ConfigError(
+                    f"`{requirement.text}` needs CUDA {row.cuda} with cuDNN {row.cudnn}; cog.yaml asks for {what}",
+                    self.config.where("build.cuda" if self.config.cuda else "build.cudnn"),
+                )
+            raise ConfigError(
+                f"no CUDA {row.cuda} / cuDNN {cudnn_major} base image for {self.platform}, which tensorflow {row.version} needs",
+                requirement.location,
+            )
+        return matching
+
+    def narrow_for_torch(self, images: list[CudaImage], rows: list[TorchRelease]) -> list[CudaImage]:
+        requirement = self.requirements["torch"]
+        label = _pinned_local(requirement)
+        offered = {build.cuda for row in rows for build in self.torch_builds(row, gpu=True)}
+        if label:
+            if label == "cpu":
+                raise ConfigError(
+                    f"`{requirement.text}` is a CPU build, but this is the GPU image; drop the +cpu suffix",
+                    requirement.location,
+                )
+            offered = {cuda for cuda in offered if "cu" + cuda.replace(".", "") == label}
+        matching = [image for image in images if image.cuda_minor in offered]
+        if not matching:
+            versions = _span({row.torch for row in rows})
+            if not offered:
+                raise ConfigError(f"torch {versions} publishes no CUDA wheels for {self.platform}", requirement.location)
+            asked = []
+            if self.config.cuda:
+                asked.append(f"CUDA {self.config.cuda}")
+            if self.config.cudnn:
+                asked.append(f"cuDNN {self.config.cudnn}")
+            if self.tensorflow_requirement() is not None:
+                asked.append("tensorflow's CUDA")
+            clash = " and ".join(asked) or "the available base images"
+            raise ConfigError(
+                f"`{requirement.text}` has wheels for CUDA {_span(offered)}; that clashes with {clash}",
+                self.config.where("build.cuda") if self.config.cuda else requirement.location,
+            )
+        return matching
+
+    def best_image(self, images: list[CudaImage]) -> CudaImage:
+        preference = self.matrix.base_images.gpu_ubuntu_preference
+
+        def rank(image: CudaImage):
+            ubuntu_rank = preference.index(image.ubuntu) if image.ubuntu in preference else len(preference)
+            return (Version(image.cuda), int(image.cudnn), -ubuntu_rank)
+
+        return max(images, key=rank)
+
+    # --- requirement lines ---------------------------------------------------------------------------
+
+    def requirement_lines(self, tensorflow, torch_release, torch_build, image) -> tuple[list[str], list[str]]:
+        lines: list[str] = []
+        extra_index_urls: list[str] = []
+        torch_companions = self.torch_companion_versions(torch_release)
+        for requirement in self.config.python_requirements.requirements:
+            name = requirement.name if requirement.url is None else None
+            if name in TENSORFLOW_NAMES and tensorflow is not None and requirement is self.tensorflow_requirement():
+                lines.append(self.tensorflow_line(requirement, tensorflow))
+            elif name in TORCH_FAMILY and torch_build is not None:
+                version = torch_companions.get(name) if torch_release else None
+                lines.append(self.torch_line(requirement, name, version, torch_build))
+            else:
+                lines.append(requirement.text)
+        if torch_build is not None:
+            extra_index_urls.append(torch_build.index_url)
+        return lines, extra_index_urls
+
+    def torch_companion_versions(self, release: TorchRelease | None) -> dict[str, str | None]:
+        if release is None:
+            return {}
+        versions = {"torch": release.torch, "torchvision": release.torchvision, "torchaudio": release.torchaudio}
+        for name in ("torchvision", "torchaudio"):
+            requirement = self.requirements.get(name)
+            if requirement is None:
+                continue
+            expected = versions[name]
+            if expected is None:
+                raise ConfigError(
+                    f"torch {release.torch} has no matching {name} release; remove `{requirement.text}` or pin another torch",
+                    requirement.location,
+                )
+            if not _matches(requirement, expected):
+                raise ConfigError(
+                    f"`{requirement.text}` does not fit torch {release.torch}, which needs {name}=={expected}",
+                    requirement.location,
+                )
+        return versions
+
+    def torch_line(self, requirement: Requirement, name: str, version: str | None, build: TorchBuild) -> str:
+        if version is None:  # torch outside the data: keep the user's specifier, the index picks the build
+            return _rewrite(requirement, name, None)
+        # aarch64 CPU wheels carry no +cpu label on PyTorch's index; an exact version matches either spelling.
+        labelled = not (build.cuda == "cpu" and self.platform == "linux/arm64")
+        return _rewrite(requirement, name, f"{version}+{build.local_version}" if labelled else version)
+
+    def tensorflow_line(self, requirement: Requirement, row: TensorflowRelease) -> str:
+        pinned = _pinned_version(requirement)
+        version = str(pinned) if pinned else row.latest
+        if self.variant == "gpu":
+            package, _, extras = row.gpu_package.partition("[")
+            merged = sorted({*requirement.extras, *(extras.rstrip("]").split(",") if extras else [])})
+            marker = f"; {requirement.marker}" if requirement.marker else ""
+            return f"{package}{'[' + ','.join(merged) + ']' if merged else ''}=={version}{marker}"
+        package = row.cpu_packages.get(self.platform)
+        if package is None:
+            raise ConfigError(
+                f"tensorflow {row.version} publishes no CPU wheels for {self.platform}", requirement.location
+            )
+        return _rewrite(requirement.model_copy(update={"extras": ()}), package, version)

@@ -1,0 +1,1 @@
+"""cog.yaml → Config: parsing, validation and normalization of both dialects."""

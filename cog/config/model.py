@@ -1,0 +1,66 @@
+"""The typed intermediate representation of cog.yaml: one Config, whichever dialect it was written in."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cog.config.errors import ConfigWarning, Location
+from cog.config.requirements import Requirements
+
+Variant = Literal["cpu", "gpu"]
+VARIANTS: tuple[Variant, ...] = ("cpu", "gpu")
+Dialect = Literal["original", "cog"]
+
+
+class _Value(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class SecretMount(_Value):
+    """A BuildKit secret that a build `run` command may read at `target`; never stored in a layer."""
+
+    id: str
+    target: str
+
+
+class RunCommand(_Value):
+    command: str
+    secrets: tuple[SecretMount, ...] = ()
+
+
+class Concurrency(_Value):
+    max: int = 1
+    default_target: int | None = None
+
+
+class Config(_Value):
+    """A validated cog.yaml, normalized from either dialect, with where each setting was written."""
+
+    file: str = Field(description="the cog.yaml as the user named it, for messages")
+    dialect: Dialect = "cog"
+    python_version: str
+    python_version_explicit: bool = False
+    gpu: bool = False
+    variants: tuple[Variant, ...] = ("cpu",)
+    cuda: str | None = None
+    cudnn: str | None = None
+    python_requirements: Requirements = Requirements()
+    system_packages: tuple[str, ...] = ()
+    pre_install: tuple[str, ...] = ()
+    run: tuple[RunCommand, ...] = ()
+    environment: tuple[tuple[str, str], ...] = ()
+    image: str | None = None
+    predict: str | None = None
+    train: str | None = None
+    concurrency: Concurrency = Concurrency()
+    workdir: str | None = None
+    examples: str | None = None
+    locations: dict[str, Location] = Field(
+        default_factory=dict, description='where settings were written, by dotted key, e.g. "build.cuda"'
+    )
+    warnings: tuple[ConfigWarning, ...] = ()
+
+    def where(self, key: str) -> Location:
+        return self.locations.get(key, Location(self.file))

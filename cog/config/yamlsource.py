@@ -1,0 +1,108 @@
+"""Load YAML into plain Python values while remembering where every value came from.
+
+pydantic reports errors by path (`("build", "python_version")`); this module maps such a path back to the
+line and column of the YAML node, so that every message can say `cog.yaml:LINE:COL`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from cog.config.errors import ConfigError, Location
+
+
+
+@dataclass
+class SourceMap:
+    file: str
+    positions: dict[tuple, tuple[int, int]] = field(default_factory=dict)
+    key_positions: dict[tuple, tuple[int, int]] = field(default_factory=dict)
+
+    def locate(self, path: tuple, *, key: bool = False) -> Location:
+        """Where the value at `path` is (or its key, with key=True); falls back to the nearest parent."""
+        table = self.key_positions if key else self.positions
+        probe = tuple(path)
+        while probe:
+            if probe in table:
+                return Location(self.file, *table[probe])
+            if probe in self.positions:
+                return Location(self.file, *self.positions[probe])
+            probe = probe[:-1]
+        return Location(self.file, *self.positions.get((), (1, 1)))
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader whose mappings refuse duplicate keys instead of silently keeping the last one."""
+
+
+def load_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
+    source = SourceMap(file)
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        raise _syntax_error(exc, text, file) from None
+    except yaml.YAMLError as exc:  # errors without a position (rare: encoding)
+        raise ConfigError(f"is not valid YAML: {exc}", Location(file)) from None
+    if node is None:
+        return None, source
+    return _to_python(node, (), source), source
+
+
+def _to_python(node: yaml.Node, path: tuple, source: SourceMap) -> Any:
+    source.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    if isinstance(node, yaml.MappingNode):
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise ConfigError(
+                    "YAML merge keys (<<) are not supported in cog.yaml; write the keys out",
+                    Location(file=source.file, line=key_node.start_mark.line + 1, column=key_node.start_mark.column + 1),
+                )
+            key = _scalar(key_node, source)
+            key_location = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            if not isinstance(key, (str, int, float, bool)) or key is None:
+                raise ConfigError("mapping keys must be plain names", Location(source.file, *key_location))
+            key = str(key)
+            if key in result:
+                first = source.key_positions[path + (key,)]
+                raise ConfigError(
+                    f"`{key}` is set twice (first on line {first[0]}); keep one",
+                    Location(source.file, *key_location),
+                )
+            source.key_positions[path + (key,)] = key_location
+            result[key] = _to_python(value_node, path + (key,), source)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_to_python(item, path + (index,), source) for index, item in enumerate(node.value)]
+    return _scalar(node, source)
+
+
+def _scalar(node: yaml.Node, source: SourceMap) -> Any:
+    if not isinstance(node, yaml.ScalarNode):
+        raise ConfigError(
+            "a mapping key must be a plain name, not a list or mapping",
+            Location(source.file, node.start_mark.line + 1, node.start_mark.column + 1),
+        )
+    loader = _Loader("")
+    try:
+        return loader.construct_object(node, deep=True)
+    except yaml.constructor.ConstructorError as exc:
+        raise ConfigError(
+            f"cannot read this value: {exc.problem}",
+            Location(source.file, node.start_mark.line + 1, node.start_mark.column + 1),
+        ) from None
+    finally:
+        loader.dispose()
+
+
+def _syntax_error(exc: yaml.MarkedYAMLError, text: str, file: str) -> ConfigError:
+    mark = exc.problem_mark or exc.context_mark
+    location = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
+    problem = (exc.problem or exc.context or "syntax error").strip()
+    line_text = text.splitlines()[mark.line] if mark and mark.line < len(text.splitlines()) else ""
+    if "\t" in line_text[: (mark.column + 1) if mark else 0] or "'\\t'" in problem:
+        return ConfigError("YAML does not allow tabs for indentation; indent with spaces", location)
+    return ConfigError(f"is not valid YAML: {problem}", location)

@@ -1,0 +1,239 @@
+"""cog.yaml → Config: both dialects normalize into one Config; every error names file:line:col and the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cog.compiler.matrix import load_matrix
+from cog.config.errors import ConfigError, Location
+from cog.config.parse import find_config_file, load_config, parse_config
+
+
+def parse(text: str, project_dir: Path = Path("/nonexistent"), **files):
+    return parse_config(text, file="cog.yaml", project_dir=project_dir)
+
+
+SEED_CONFIG = """\
+environment:
+  python_version: "3.8"
+  python_requirements: "requirements.txt"
+  system_packages:
+  - "ffmpeg"
+  - "libavcodec-dev"
+model: "model.py:JazzSoloComposerModel"
+"""
+
+
+def test_empty_file_is_a_valid_config_with_defaults():
+    config = parse("")
+    assert config.dialect == "cog"
+    assert config.python_version == load_matrix().python.default
+    assert config.variants == ("cpu",)
+    assert config.predict is None and config.python_requirements.requirements == ()
+
+
+def test_comment_only_file_is_valid():
+    assert parse("# nothing yet\n").variants == ("cpu",)
+
+
+def test_seed_readme_config_normalizes_to_both_variants(make_project):
+    project = make_project({"requirements.txt": "numpy==1.26.4\n"})
+    config = parse(SEED_CONFIG, project)
+    assert config.dialect == "original"
+    assert config.python_version == "3.8"
+    assert config.variants == ("cpu", "gpu") and config.gpu
+    assert config.system_packages == ("ffmpeg", "libavcodec-dev")
+    assert config.predict == "model.py:JazzSoloComposerModel"
+    assert [r.text for r in config.python_requirements.requirements] == ["numpy==1.26.4"]
+    assert any("end of life" in w.message for w in config.warnings)
+
+
+def test_original_dialect_every_key(make_project):
+    config = parse(
+        """\
+environment:
+  python_version: "3.11"
+  python_packages: ["numpy==1.26.4", "pillow"]
+  python_extra_index_urls: ["https://example.com/simple"]
+  python_find_links: ["https://example.com/links"]
+  system_packages: [git]
+  pre_install: ["echo before"]
+  architectures: [gpu]
+  cuda: "12.1"
+  cudnn: "8"
+model: infer.py:Model
+examples: examples/
+workdir: /app
+"""
+    )
+    assert config.variants == ("gpu",)
+    assert config.cuda == "12.1" and config.cudnn == "8"
+    assert config.python_requirements.extra_index_urls == ("https://example.com/simple",)
+    assert config.python_requirements.find_links == ("https://example.com/links",)
+    assert [r.name for r in config.python_requirements.requirements] == ["numpy", "pillow"]
+    assert config.pre_install == ("echo before",)
+    assert config.workdir == "/app" and config.examples == "examples/"
+
+
+def test_cog_dialect_every_key(make_project):
+    project = make_project({"requirements.txt": "torch==2.5.1\n"})
+    config = parse(
+        """\
+build:
+  python_version: "3.12"
+  gpu: true
+  cuda: "12.4"
+  cudnn: "9"
+  python_requirements: requirements.txt
+  system_packages: [ffmpeg]
+  run:
+    - echo one
+    - command: pip install private-package
+      mounts:
+        - type: secret
+          id: pip-token
+          target: /run/secrets/pip-token
+image: registry.example.com/acme/model
+predict: predict.py:Predictor
+train: train.py:train
+concurrency:
+  max: 4
+  default_target: 2
+environment:
+  - HF_HOME=/src/cache
+  - GREETING=hello=world
+""",
+        project,
+    )
+    assert config.dialect == "cog" and config.variants == ("gpu",)
+    assert config.run[0].command == "echo one" and config.run[0].secrets == ()
+    assert config.run[1].secrets[0].id == "pip-token"
+    assert config.environment == (("HF_HOME", "/src/cache"), ("GREETING", "hello=world"))
+    assert config.concurrency.max == 4 and config.concurrency.default_target == 2
+    assert config.image == "registry.example.com/acme/model"
+    assert config.train == "train.py:train"
+    assert config.where("build.cuda") == Location("cog.yaml", 4, 9)
+
+
+def test_unquoted_numbers_are_read_as_versions():
+    config = parse("build:\n  python_version: 3.11\n  gpu: true\n  cuda: 12.4\n")
+    assert config.python_version == "3.11" and config.cuda == "12.4"
+
+
+def test_ignored_cog_keys_warn_instead_of_failing():
+    config = parse("build:\n  fast: true\n  cog_runtime: true\nweights:\n  - url: x\n")
+    messages = [str(w) for w in config.warnings]
+    assert any(m.startswith("cog.yaml:2:3: `build.fast` is ignored") for m in messages)
+    assert any(m.startswith("cog.yaml:4:1: `weights` is ignored") for m in messages)
+
+
+def test_python_packages_warns_deprecated():
+    config = parse("build:\n  python_packages:\n    - numpy==1.26.4\n")
+    assert config.python_requirements.requirements[0].location == Location("cog.yaml", 3, 7)
+    assert any("deprecated" in w.message for w in config.warnings)
+
+
+def test_requirements_file_with_includes_options_markers_and_urls(make_project):
+    project = make_project({
+        "requirements.txt": (
+            "# pinned\n-r base.txt\n--extra-index-url https://example.com/simple\n"
+            'torch==2.1.0+cu118 ; python_version >= "3.8"\nPillow[extra]>=9  # why\n'
+            "https://example.com/pkg-1.0.tar.gz\n"
+        ),
+        "base.txt": "numpy==1.26.4\n",
+    })
+    config = parse("build:\n  python_requirements: requirements.txt\n", project)
+    requirements = config.python_requirements
+    assert [(r.name, r.location) for r in requirements.requirements] == [
+        ("numpy", Location("base.txt", 1)),
+        ("torch", Location("requirements.txt", 4)),
+        ("pillow", Location("requirements.txt", 5)),
+        (None, Location("requirements.txt", 6)),
+    ]
+    assert requirements.requirements[1].marker == 'python_version >= "3.8"'
+    assert requirements.requirements[2].extras == ("extra",)
+    assert requirements.requirements[3].url == "https://example.com/pkg-1.0.tar.gz"
+    assert requirements.extra_index_urls == ("https://example.com/simple",)
+
+
+def test_config_is_found_from_a_subdirectory(make_project):
+    project = make_project({"cog.yaml": "build:\n  gpu: false\n", "src/deep/x.py": ""})
+    assert find_config_file(project / "src" / "deep") == project / "cog.yaml"
+
+
+def test_load_config_reads_the_file(make_project):
+    project = make_project({"other.yaml": "predict: p.py:P\n"})
+    assert load_config(project / "other.yaml", display="other.yaml").predict == "p.py:P"
+
+
+# One case per error path: (cog.yaml text, files beside it, expected "file:line:col: message" prefix).
+ERRORS = [
+    ("yaml syntax", "build:\n  gpu: [true\n", {}, "cog.yaml:3:1: is not valid YAML"),
+    ("tab indentation", "build:\n\tgpu: true\n", {}, "cog.yaml:2:1: YAML does not allow tabs"),
+    ("duplicate key", "predict: a.py:A\npredict: b.py:B\n", {}, "cog.yaml:2:1: `predict` is set twice (first on line 1)"),
+    ("merge key", "a: &x {gpu: true}\nbuild:\n  <<: *x\n", {}, "cog.yaml:3:3: YAML merge keys"),
+    ("not a mapping", "- build\n", {}, "cog.yaml:1:1: must be a mapping"),
+    ("unknown top key", "bulid:\n  gpu: true\n", {}, "cog.yaml:1:1: unknown key `bulid` at the top level; did you mean `build`?"),
+    ("unknown build key", "build:\n  python_versoin: '3.11'\n", {}, "cog.yaml:2:3: unknown key `python_versoin` under `build`; did you mean `python_version`?"),
+    ("unknown original key", "environment:\n  sytem_packages: [git]\n", {}, "cog.yaml:2:3: unknown key `sytem_packages` under `environment`; did you mean `system_packages`?"),
+    ("unknown key no guess", "build:\n  zzz: 1\n", {}, "cog.yaml:2:3: unknown key `zzz` under `build`; known keys:"),
+    ("wrong type bool", "build:\n  gpu: 'yes please'\n", {}, 'cog.yaml:2:8: `build.gpu` must be true or false, not the string "yes please"'),
+    ("wrong type list", "build:\n  system_packages: ffmpeg\n", {}, 'cog.yaml:2:20: `build.system_packages` must be a list, not the string "ffmpeg"'),
+    ("wrong type mapping", "build: true\n", {}, "cog.yaml:1:8: `build` must be a mapping, not `true`"),
+    ("wrong type run item", "build:\n  run:\n    - 123\n", {}, "cog.yaml:3:7: `build.run[0]` must be a command string or a mapping"),
+    ("secret mount type", "build:\n  run:\n    - command: x\n      mounts:\n        - type: cache\n          id: a\n          target: /a\n", {}, "cog.yaml:5:17: `build.run[0].mounts[0].type` must be one of 'secret'"),
+    ("secret target relative", "build:\n  run:\n    - command: x\n      mounts:\n        - type: secret\n          id: a\n          target: a\n", {}, "cog.yaml:5:11: secret target `a` must be an absolute path"),
+    ("secret mounted twice", "build:\n  run:\n    - command: x\n      mounts:\n        - {type: secret, id: a, target: /a}\n        - {type: secret, id: a, target: /b}\n", {}, "cog.yaml:6:11: secret `a` is mounted twice"),
+    ("missing mount id", "build:\n  run:\n    - command: x\n      mounts:\n        - {type: secret, target: /a}\n", {}, "cog.yaml:5:11: `build.run[0].mounts[0].id` is required"),
+    ("run newline", 'build:\n  run:\n    - "apt update\\napt install x"\n', {}, "cog.yaml:3:7: a build command must be one line"),
+    ("run empty", 'build:\n  run:\n    - "  "\n', {}, "cog.yaml:3:7: a build command is empty"),
+    ("pre_install newline", 'environment:\n  pre_install:\n    - "a\\nb"\n', {}, "cog.yaml:3:7: a build command must be one line"),
+    ("unsupported python", "build:\n  python_version: '2.7'\n", {}, "cog.yaml:2:19: Python 2.7 is not supported; supported: 3.8,"),
+    ("python 3.10 unquoted", "build:\n  python_version: 3.10\n", {}, 'cog.yaml:2:19: Python 3.1 is not supported (unquoted, 3.10 reads as the number 3.1: write "3.10" in quotes)'),
+    ("python not a version", "build:\n  python_version: latest\n", {}, "cog.yaml:2:19: `latest` is not a version number"),
+    ("cuda too old", "build:\n  gpu: true\n  cuda: '10.2'\n", {}, "cog.yaml:3:9: CUDA 10.2 is too old; cog builds CUDA 11 and newer"),
+    ("cuda not a version", "build:\n  gpu: true\n  cuda: twelve\n", {}, "cog.yaml:3:9: `twelve` is not a version number"),
+    ("predict format", "predict: predict:Predictor\n", {}, 'cog.yaml:1:10: `predict:Predictor` must name a Python file and a class or function in it, like "predict.py:Predictor"'),
+    ("train format", "train: train.py\n", {}, "cog.yaml:1:8: `train.py` must name a Python file"),
+    ("model format", "model: 'model.py:'\n", {}, "cog.yaml:1:8: `model.py:` must name a Python file"),
+    ("env not name=value", "environment:\n  - FOO\n", {}, "cog.yaml:2:5: `FOO` must be NAME=value"),
+    ("env invalid name", "environment:\n  - 1FOO=x\n", {}, "cog.yaml:2:5: `1FOO` is not a valid environment variable name"),
+    ("env duplicate", "environment:\n  - FOO=a\n  - FOO=b\n", {}, "cog.yaml:3:5: `FOO` is set twice"),
+    ("env deny PATH", "environment:\n  - PATH=/x\n", {}, "cog.yaml:2:5: `PATH` is set by cog and the image and cannot be overridden"),
+    ("env deny prefix", "environment:\n  - CUDA_HOME=/x\n", {}, "cog.yaml:2:5: `CUDA_HOME` is set by cog"),
+    ("env deny NVIDIA", "environment:\n  - NVIDIA_VISIBLE_DEVICES=all\n", {}, "cog.yaml:2:5: `NVIDIA_VISIBLE_DEVICES` is set by cog"),
+    ("env deny LD_LIBRARY_PATH", "environment:\n  - LD_LIBRARY_PATH=/x\n", {}, "cog.yaml:2:5: `LD_LIBRARY_PATH` is set by cog"),
+    ("both requirements and packages", "build:\n  python_requirements: requirements.txt\n  python_packages: [numpy]\n", {"requirements.txt": ""}, "cog.yaml:3:3: set python_requirements or python_packages, not both"),
+    ("requirements file missing", "build:\n  python_requirements: reqs.txt\n", {}, "cog.yaml:2:24: python_requirements names `reqs.txt`, which does not exist"),
+    ("requirements bad line", "build:\n  python_requirements: requirements.txt\n", {"requirements.txt": "numpy\nfoo bar baz\n"}, "requirements.txt:2: pip cannot read `foo bar baz`"),
+    ("python_packages bad entry", "build:\n  python_packages:\n    - 'numpy 1.0'\n", {}, "cog.yaml:3:7: pip cannot read `numpy 1.0`"),
+    ("python_packages option", "build:\n  python_packages:\n    - '-r other.txt'\n", {}, "cog.yaml:3:7: `-r other.txt` must be one package requirement"),
+    ("apt package name", "build:\n  system_packages:\n    - 'ffmpeg; rm -rf /'\n", {}, "cog.yaml:3:7: `ffmpeg; rm -rf /` is not an apt package name"),
+    ("architectures value", "environment:\n  architectures: [tpu]\n", {}, "cog.yaml:2:19: `environment.architectures[0]` must be one of 'cpu' or 'gpu'"),
+    ("architectures empty", "environment:\n  architectures: []\n", {}, "cog.yaml:2:18: environment.architectures is empty"),
+    ("mixed dialects", "environment:\n  python_version: '3.11'\npredict: p.py:P\n", {}, "cog.yaml:3:1: mixes two cog.yaml formats (`environment` and `predict`)"),
+    ("mixed model and build", "model: m.py:M\nbuild:\n  gpu: true\n", {}, "cog.yaml:2:1: mixes two cog.yaml formats (`model` and `build`)"),
+    ("concurrency below one", "concurrency:\n  max: 0\n", {}, "cog.yaml:2:8: `concurrency.max` must be at least 1, not 0"),
+    ("concurrency target above max", "concurrency:\n  max: 2\n  default_target: 3\n", {}, "cog.yaml:3:19: concurrency.default_target (3) cannot exceed concurrency.max (2)"),
+    ("image name", "image: My Model\n", {}, "cog.yaml:1:8: `My Model` is not an image name"),
+    ("environment wrong type", "environment: FOO=bar\n", {}, 'cog.yaml:1:14: `environment` must be a list, not the string "FOO=bar"'),
+    ("mapping key not a name", "build:\n  [a]: 1\n", {}, "cog.yaml:2:3: a mapping key must be a plain name"),
+]
+
+
+@pytest.mark.parametrize(("text", "files", "expected"), [case[1:] for case in ERRORS], ids=[case[0] for case in ERRORS])
+def test_error_names_location_and_fix(make_project, text, files, expected):
+    project = make_project(files)
+    with pytest.raises(ConfigError) as caught:
+        parse(text, project)
+    message = str(caught.value)
+    assert message.startswith(expected), message
+    assert "\n" not in message
+
+
+def test_error_for_unreadable_file(make_project):
+    project = make_project({"cog.yaml": b"build:\n  gpu: \xff\n"})
+    with pytest.raises(ConfigError, match=r"^cog.yaml: is not UTF-8 text"):
+        load_config(project / "cog.yaml", display="cog.yaml")
