@@ -22,6 +22,9 @@ class Location:
         return ":".join(parts)
 
 
+_ONE_LINE = str.maketrans({"\n": "\\n", "\r": "\\r", "\t": "\\t"})
+
+
 class CogError(Exception):
     """A mistake the user can fix. The CLI prints it as one line, never as a traceback."""
 
@@ -30,9 +33,10 @@ class ConfigError(CogError):
     """A mistake in cog.yaml (or a file it names), with where it is."""
 
     def __init__(self, message: str, location: Location | None = None):
-        self.message = message
+        # Messages quote the user's values; control characters in them must not break the one-line promise.
+        self.message = message.translate(_ONE_LINE)
         self.location = location
-        super().__init__(f"{location}: {message}" if location else message)
+        super().__init__(f"{location}: {self.message}" if location else self.message)
 
 
 @dataclass(frozen=True)

@@ -350,7 +350,7 @@ def _has_path(data: Any, path: tuple) -> bool:
 
 def _translate(exc: ValidationError, spec_class: type[BaseModel], source: SourceMap) -> ConfigError:
     error = exc.errors(include_url=False)[0]
-    path = _data_path(error["loc"])
+    path = _data_path(error["loc"], source, error["type"])
     dotted = _dotted(path) or "cog.yaml"
     kind = error["type"]
     value = error.get("input")
@@ -393,9 +393,14 @@ def _dotted(path: tuple) -> str:
     return text
 
 
-def _data_path(loc: tuple) -> tuple:
-    # Unions add the member's name to a location (e.g. "str", "function-before[...]"); keep only data keys.
-    return tuple(part for part in loc if isinstance(part, int) or not re.match(r"^[a-z\-]+\[|^(str|int|float)$", str(part)))
+def _data_path(loc: tuple, source: SourceMap, kind: str) -> tuple:
+    """The document path of a pydantic error location, without the member names that unions add to it."""
+    path: tuple = ()
+    for index, part in enumerate(loc):
+        is_last = index == len(loc) - 1
+        if path + (part,) in source.positions or (kind == "missing" and is_last):
+            path += (part,)
+    return path
 
 
 def _allowed_keys(model: type[BaseModel], path: tuple) -> list[str]:

@@ -1,0 +1,60 @@
+"""CLI start-up time: `cog --help` and `cog generate-dockerfile`, whole process, median of several runs.
+
+Targets (issue: the compiler): --help ≤ 0.3 s, generate-dockerfile ≤ 0.5 s.
+Run: python benchmarks/cli_startup.py [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PROJECT = REPO / "tests" / "compiler" / "corpus" / "gpu-torch-pinned"  # torch + CUDA resolution: the slow path
+TARGETS = {"cog --help": 0.3, "cog generate-dockerfile": 0.5}
+
+
+def cog_command() -> list[str]:
+    script = Path(sys.executable).parent / "cog"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "cog.cli"]
+
+
+def median_seconds(command: list[str], cwd: Path, runs: int) -> float:
+    timings = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(command, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        timings.append(time.perf_counter() - start)
+    return statistics.median(timings)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=15)
+    runs = parser.parse_args().runs
+    cog = cog_command()
+    with tempfile.TemporaryDirectory() as scratch:
+        project = Path(scratch) / "project"
+        shutil.copytree(PROJECT, project)
+        subprocess.run([*cog, "--help"], check=True, stdout=subprocess.DEVNULL)  # warm the page cache and .pyc files
+        results = {
+            "cog --help": median_seconds([*cog, "--help"], project, runs),
+            "cog generate-dockerfile": median_seconds([*cog, "generate-dockerfile"], project, runs),
+        }
+    failed = False
+    print(f"{'command':<28}{'median s':>10}{'target s':>10}  result   ({runs} runs each)")
+    for name, seconds in results.items():
+        ok = seconds <= TARGETS[name]
+        failed |= not ok
+        print(f"{name:<28}{seconds:>10.3f}{TARGETS[name]:>10.1f}  {'ok' if ok else 'SLOW'}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

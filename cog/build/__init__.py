@@ -1,0 +1,1 @@
+"""The build stage: the only code that talks to BuildKit."""

@@ -1,0 +1,75 @@
+"""What goes into the build contexts of a project: which files are weights, what the runtime needs."""
+
+from __future__ import annotations
+
+import os
+import re
+from importlib import metadata
+from pathlib import Path
+
+import pathspec
+
+from cog._version import __version__
+from cog.compiler.render import ContextLayout
+
+# Never part of an image: version control, caches, and cog's own state.
+ALWAYS_IGNORED = (".git/", ".hg/", ".svn/", ".cog/", "__pycache__/", "*.pyc", ".venv/", ".mypy_cache/", ".pytest_cache/")
+IGNORE_FILES = (".dockerignore", ".cogignore")
+# Files that are model weights by their kind, whatever their size; any file this large is treated the same.
+WEIGHT_SUFFIXES = frozenset({
+    ".bin", ".ckpt", ".gguf", ".h5", ".joblib", ".keras", ".model", ".msgpack", ".npy", ".npz", ".onnx",
+    ".pb", ".pkl", ".pt", ".pth", ".safetensors", ".tflite",
+})
+WEIGHT_MIN_BYTES = 10 * 1024 * 1024
+
+
+def ignore_spec(project_dir: Path) -> pathspec.GitIgnoreSpec:
+    lines = list(ALWAYS_IGNORED)
+    for name in IGNORE_FILES:
+        ignore_file = project_dir / name
+        if ignore_file.is_file():
+            lines.extend(ignore_file.read_text(encoding="utf-8").splitlines())
+    return pathspec.GitIgnoreSpec.from_lines(lines)
+
+
+def project_files(project_dir: Path, spec: pathspec.GitIgnoreSpec | None = None) -> list[str]:
+    """Relative POSIX paths of the files that belong in the image, sorted."""
+    spec = spec or ignore_spec(project_dir)
+    found = []
+    for root, directories, files in os.walk(project_dir):
+        relative_root = Path(root).relative_to(project_dir)
+        directories[:] = [d for d in directories if not spec.match_file(f"{(relative_root / d).as_posix()}/")]
+        for name in files:
+            relative = (relative_root / name).as_posix()
+            if not spec.match_file(relative):
+                found.append(relative)
+    return sorted(found)
+
+
+def weight_files(project_dir: Path, files: list[str]) -> list[str]:
+    weights = []
+    for relative in files:
+        path = project_dir / relative
+        if path.suffix.lower() in WEIGHT_SUFFIXES or (path.is_file() and path.stat().st_size >= WEIGHT_MIN_BYTES):
+            weights.append(relative)
+    return weights
+
+
+def runtime_requirements() -> tuple[str, ...]:
+    """The prediction server's packages: cog's `server` extra, as the installed cog declares it."""
+    requirements = []
+    for requirement in metadata.requires("cog") or ():
+        name, _, marker = requirement.partition(";")
+        if re.search(r"""extra\s*==\s*["']server["']""", marker):
+            requirements.append(name.strip())
+    return tuple(requirements)
+
+
+def context_layout(project_dir: Path, config_file: str) -> ContextLayout:
+    files = project_files(project_dir)
+    return ContextLayout(
+        wheel_name=f"cog-{__version__}-py3-none-any.whl",
+        runtime_requirements=runtime_requirements(),
+        has_weights=bool(weight_files(project_dir, files)),
+        config_file=config_file,
+    )

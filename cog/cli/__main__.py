@@ -1,0 +1,3 @@
+from cog.cli.main import main
+
+main()

@@ -1,0 +1,93 @@
+"""`cog generate-dockerfile`, `--help`, `--version`, as a user runs them: a real process, real exit codes."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cog._version import __version__
+
+COG = [sys.executable, "-m", "cog.cli"]
+
+
+def run(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "COLUMNS": "200", **(env or {})}
+    return subprocess.run([*COG, *args], cwd=cwd, capture_output=True, text=True, env=environment, timeout=60)
+
+
+def test_version(tmp_path):
+    result = run("--version", cwd=tmp_path)
+    assert result.returncode == 0 and result.stdout.strip() == f"cog {__version__}"
+
+
+def test_help_lists_commands(tmp_path):
+    result = run("--help", cwd=tmp_path)
+    assert result.returncode == 0
+    assert "generate-dockerfile" in result.stdout
+
+
+def test_generate_dockerfile_prints_the_dockerfile(make_project):
+    project = make_project({"cog.yaml": 'build:\n  python_version: "3.11"\npredict: "predict.py:Predictor"\n'})
+    result = run("generate-dockerfile", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert "FROM python:3.11-slim" in result.stdout
+    assert 'COG_PREDICT="predict.py:Predictor"' in result.stdout
+    assert result.stderr == ""
+
+
+def test_generate_dockerfile_from_a_subdirectory(make_project):
+    project = make_project({"cog.yaml": 'build:\n  python_version: "3.12"\n', "src/lib/x.py": ""})
+    result = run("generate-dockerfile", cwd=project / "src" / "lib")
+    assert result.returncode == 0, result.stderr
+    assert "FROM python:3.12-slim" in result.stdout
+
+
+def test_file_option_variant_platform_and_mirror(make_project):
+    project = make_project({"configs/gpu.yaml": 'build:\n  gpu: true\n  cuda: "12.4"\n  python_version: "3.11"\n'})
+    result = run("generate-dockerfile", "-f", "configs/gpu.yaml", "--variant", "gpu", "--platform", "linux/arm64",
+                 cwd=project, env={"COG_BASE_IMAGE_MIRROR": "mirror.local:5000"})
+    assert result.returncode == 0, result.stderr
+    assert "FROM mirror.local:5000/nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04" in result.stdout
+    assert "for linux/arm64" in result.stdout
+
+
+def test_gpu_only_config_defaults_to_the_gpu_image(make_project):
+    project = make_project({"cog.yaml": 'build:\n  gpu: true\n  cuda: "12.4"\n  python_version: "3.11"\n'})
+    assert "FROM nvidia/cuda:" in run("generate-dockerfile", cwd=project).stdout
+    assert "FROM python:3.11-slim" in run("generate-dockerfile", "--variant", "cpu", cwd=project).stdout
+
+
+def test_warnings_go_to_stderr(make_project):
+    project = make_project({"cog.yaml": 'build:\n  gpu: true\n  python_version: "3.11"\n'})
+    result = run("generate-dockerfile", cwd=project)
+    assert result.returncode == 0
+    assert "warning: " in result.stderr and "no CUDA version is set" in result.stderr
+    assert "warning" not in result.stdout
+
+
+@pytest.mark.parametrize(("files", "args", "expected"), [
+    ({"cog.yaml": "build:\n  python_versoin: '3.11'\n"}, [],
+     "error: cog.yaml:2:3: unknown key `python_versoin` under `build`; did you mean `python_version`?"),
+    ({"cog.yaml": "build:\n  gpu: true\n  cuda: '12.6'\n  python_requirements: r.txt\n", "r.txt": "torch==2.5.1\n"}, [],
+     "error: cog.yaml:3:9: `torch==2.5.1` has wheels for CUDA 11.8, 12.1, 12.4; that clashes with CUDA 12.6"),
+    ({}, [], "error: no cog.yaml in this directory or any parent"),
+    ({}, ["-f", "missing.yaml"], "error: missing.yaml: file not found"),
+])
+def test_errors_are_one_red_line_and_exit_1(make_project, files, args, expected):
+    project = make_project(files)
+    result = run("generate-dockerfile", *args, cwd=project)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.strip().splitlines() == [expected] or result.stderr.startswith(expected), result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_option_value_is_a_usage_error(make_project):
+    project = make_project({"cog.yaml": ""})
+    result = run("generate-dockerfile", "--variant", "tpu", cwd=project)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "tpu" in result.stderr

@@ -1,0 +1,112 @@
+"""Rendered Dockerfiles over a corpus of projects, snapshot-tested: every template change is a reviewable diff.
+
+Update the snapshots after an intended change with `pytest tests/compiler/test_render.py --snapshot-update`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cog.build.context import context_layout
+from cog.compiler.render import dockerfile_quote, render_dockerfile
+from cog.compiler.resolve import resolve
+from cog.config.parse import load_config
+
+CORPUS = Path(__file__).parent / "corpus"
+
+# Renders beyond each project's default variants on linux/amd64.
+EXTRA_TARGETS = {
+    "arm64-cpu-torch": [("cpu", "linux/arm64")],
+    "gpu-arm64-torch": [("gpu", "linux/arm64")],
+    "gpu-torch-pinned": [("cpu", "linux/amd64")],
+    "cpu-tensorflow": [("cpu", "linux/arm64")],
+    "hello-world": [("cpu", "linux/arm64")],
+}
+MIRRORS = {"mirror": "registry.internal:5000/hub"}
+
+
+def targets():
+    for project in sorted(path for path in CORPUS.iterdir() if path.is_dir()):
+        config = load_config(project / "cog.yaml", display="cog.yaml")
+        for variant in config.variants:
+            yield pytest.param(project.name, variant, "linux/amd64", id=f"{project.name}-{variant}-amd64")
+        for variant, platform in EXTRA_TARGETS.get(project.name, []):
+            yield pytest.param(project.name, variant, platform, id=f"{project.name}-{variant}-{platform[6:]}")
+
+
+def render(name: str, variant: str, platform: str) -> str:
+    project = CORPUS / name
+    config = load_config(project / "cog.yaml", display="cog.yaml")
+    plan = resolve(config, variant, platform, base_image_mirror=MIRRORS.get(name))
+    return render_dockerfile(plan, context_layout(project, "cog.yaml"))
+
+
+def test_corpus_is_large_enough():
+    assert len([path for path in CORPUS.iterdir() if path.is_dir()]) >= 25
+
+
+@pytest.mark.parametrize(("name", "variant", "platform"), list(targets()))
+def test_dockerfile(snapshot, name, variant, platform):
+    assert render(name, variant, platform) == snapshot
+
+
+@pytest.mark.parametrize(("name", "variant", "platform"), list(targets()))
+def test_dockerfile_is_well_formed(name, variant, platform):
+    text = render(name, variant, platform)
+    assert not text.startswith("# syntax="), "a syntax line makes BuildKit pull a frontend image"
+    instructions = [line.split()[0] for line in _logical_lines(text)]
+    assert instructions[0] == "FROM" and instructions.count("FROM") == 2
+    assert set(instructions) <= {"FROM", "ENV", "COPY", "RUN", "WORKDIR", "EXPOSE", "CMD"}, instructions
+    assert instructions[-1] == "CMD"
+    # Code comes last, so that a code-only edit rebuilds only its layer.
+    code_copy = max(i for i, line in enumerate(_logical_lines(text)) if line.startswith("COPY --link . "))
+    assert all(not line.startswith("RUN") for line in _logical_lines(text)[code_copy:])
+
+
+def test_rendering_is_deterministic():
+    assert render("gpu-torch-pinned", "gpu", "linux/amd64") == render("gpu-torch-pinned", "gpu", "linux/amd64")
+
+
+def test_weights_get_their_own_layer_before_the_code():
+    text = render("with-weights", "cpu", "linux/amd64")
+    assert text.index("COPY --link --from=weights . /src/") < text.index("COPY --link . /src/")
+    assert "COPY --link --from=weights" not in render("hello-world", "cpu", "linux/amd64")
+
+
+def test_secrets_are_mounted_only_for_their_command():
+    text = render("run-with-secrets", "cpu", "linux/amd64")
+    assert text.count("--mount=type=secret,id=pip-token,target=/run/secrets/pip-token") == 1
+
+
+def test_environment_values_are_quoted_for_the_dockerfile():
+    text = render("environment-variables", "cpu", "linux/amd64")
+    assert 'ENV GREETING="Hello, \\"world\\" costs \\$5"' in text
+    assert 'ENV EMPTY=""' in text
+
+
+@pytest.mark.parametrize(("value", "quoted"), [
+    ("plain", '"plain"'), ('a "b"', '"a \\"b\\""'), ("$HOME", '"\\$HOME"'), ("back\\slash", '"back\\\\slash"'),
+])
+def test_dockerfile_quote(value, quoted):
+    assert dockerfile_quote(value) == quoted
+
+
+def _logical_lines(text: str) -> list[str]:
+    """Dockerfile instructions with continuations and heredoc bodies folded away."""
+    lines, current, heredoc = [], "", None
+    for raw in text.splitlines():
+        if heredoc:
+            if raw == heredoc:
+                heredoc = None
+            continue
+        if not current and (not raw.strip() or raw.startswith("#")):
+            continue
+        current += raw.rstrip("\\").strip() + " "
+        if "<<'" in raw:
+            heredoc = raw.split("<<'", 1)[1].split("'", 1)[0]
+        if not raw.endswith("\\"):
+            lines.append(current.strip())
+            current = ""
+    return lines
