@@ -9,13 +9,25 @@ from cog.config.errors import ConfigWarning
 from cog.config.model import Concurrency, RunCommand, Variant
 
 
-class PythonIndex(BaseModel):
+class InstallOptions(BaseModel):
+    """Where and how the installer finds packages: the requirements files' options, plus wheel indexes cog adds."""
+
     model_config = ConfigDict(frozen=True)
 
     index_url: str | None = None
     extra_index_urls: tuple[str, ...] = ()
     find_links: tuple[str, ...] = ()
     pre: bool = False
+    flags: tuple[str, ...] = ()  # passed through as written, e.g. "--no-binary :all:"
+
+
+class LocalPath(BaseModel):
+    """A project path that a requirement installs from; copied into the image before the install step."""
+
+    model_config = ConfigDict(frozen=True)
+
+    source: str  # relative to the project, POSIX
+    destination: str  # absolute, inside the image
 
 
 class BuildPlan(BaseModel):
@@ -32,7 +44,9 @@ class BuildPlan(BaseModel):
     tensorflow: str | None = None
     system_packages: tuple[str, ...] = ()
     python_requirements: tuple[str, ...] = ()
-    python_index: PythonIndex = PythonIndex()
+    python_constraints: tuple[str, ...] = ()
+    install_options: InstallOptions = InstallOptions()
+    local_paths: tuple[LocalPath, ...] = ()
     pre_install: tuple[str, ...] = ()
     run: tuple[RunCommand, ...] = ()
     environment: tuple[tuple[str, str], ...] = ()

@@ -17,12 +17,13 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 
 from cog.compiler.matrix import PLATFORMS, CudaImage, Matrix, Platform, TensorflowRelease, TorchBuild, TorchRelease, load_matrix
-from cog.compiler.plan import BuildPlan, PythonIndex
+from cog.compiler.plan import BuildPlan, InstallOptions, LocalPath
 from cog.config.errors import ConfigError, ConfigWarning, Location
 from cog.config.model import Config, Variant
 from cog.config.requirements import Requirement
 
 TORCH_FAMILY = ("torch", "torchvision", "torchaudio")
+LOCAL_PATHS_DIR = "/opt/cog/local"  # where requirements that are project paths are copied for the install
 TENSORFLOW_NAMES = ("tensorflow", "tensorflow-cpu", "tensorflow-gpu")
 
 
@@ -109,6 +110,10 @@ def _rewrite(requirement: Requirement, name: str, version: str | None) -> str:
     return f"{name}{extras}{pin}{marker}"
 
 
+def _local_destination(local_path: str) -> str:
+    return LOCAL_PATHS_DIR if local_path == "." else f"{LOCAL_PATHS_DIR}/{local_path}"
+
+
 def _span(versions) -> str:
     ordered = sorted(versions, key=Version)
     return ", ".join(ordered) if len(ordered) <= 4 else f"{ordered[0]} to {ordered[-1]}"
@@ -161,12 +166,18 @@ class _Resolver:
             tensorflow=(tensorflow.version if tensorflow else None),
             system_packages=self.config.system_packages,
             python_requirements=tuple(lines),
-            python_index=PythonIndex(
+            python_constraints=tuple(constraint.text for constraint in index.constraints),
+            install_options=InstallOptions(
                 index_url=index.index_url,
                 extra_index_urls=tuple(dict.fromkeys((*index.extra_index_urls, *extra_index_urls))),
                 find_links=index.find_links,
                 pre=index.pre,
+                flags=index.options,
             ),
+            local_paths=tuple(dict.fromkeys(
+                LocalPath(source=r.local_path, destination=_local_destination(r.local_path))
+                for r in index.requirements if r.local_path is not None
+            )),
             pre_install=self.config.pre_install,
             run=self.config.run,
             environment=self.config.environment,
@@ -409,6 +420,8 @@ class _Resolver:
             name = requirement.name if requirement.url is None else None
             if name in TENSORFLOW_NAMES and tensorflow is not None and requirement is self.tensorflow_requirement():
                 lines.append(self.tensorflow_line(requirement, tensorflow))
+            elif requirement.local_path is not None:
+                lines.append(requirement.text.replace(requirement.url, _local_destination(requirement.local_path), 1))
             elif name in TORCH_FAMILY and torch_build is not None:
                 version = torch_companions.get(name) if torch_release else None
                 lines.append(self.torch_line(requirement, name, version, torch_build))

@@ -188,6 +188,11 @@ class _Normalizer:
             })
         for index, command in enumerate(pre_install or ()):
             self.single_line(command, (prefix, "pre_install", index))
+        for name, value in (("cuda", cuda), ("cudnn", cudnn)):
+            if value is not None and "gpu" not in fields["variants"]:
+                how = "set build.gpu: true" if prefix == "build" else "add gpu to environment.architectures"
+                self.warnings.append(ConfigWarning(
+                    f"{prefix}.{name} is set but no GPU image is built; {how}", self.at(prefix, name)))
         return Config(
             file=self.source.file,
             python_version=self.python_version(python_version, section),
@@ -257,17 +262,21 @@ class _Normalizer:
                 self.at(prefix, "python_packages", key=True),
             ))
             locations = [self.at(prefix, "python_packages", index) for index in range(len(packages))]
-            return parse_requirement_lines(packages, locations)
+            return self.keep_warnings(parse_requirement_lines(packages, locations, self.project_dir))
         if file_name is None:
             return Requirements()
         path = (self.project_dir / file_name)
         try:
-            return parse_requirements_file(path, file_name)
+            return self.keep_warnings(parse_requirements_file(path, file_name, self.project_dir))
         except FileNotFoundError:
             raise ConfigError(
                 f"python_requirements names `{file_name}`, which does not exist next to cog.yaml",
                 self.at(prefix, "python_requirements"),
             ) from None
+
+    def keep_warnings(self, requirements: Requirements) -> Requirements:
+        self.warnings.extend(requirements.warnings)
+        return requirements
 
     def system_packages(self, packages: list[str] | None, section: tuple) -> tuple[str, ...]:
         for index, package in enumerate(packages or ()):

@@ -10,7 +10,12 @@ import pip_requirements_parser as pip_parser
 from packaging.utils import canonicalize_name
 from pydantic import BaseModel, ConfigDict
 
-from cog.config.errors import ConfigError, Location
+from cog.config.errors import ConfigError, ConfigWarning, Location
+
+# Options passed through to the installer as written; the index options are collected into fields instead.
+PASS_THROUGH_OPTIONS = {"no_binary": "--no-binary", "only_binary": "--only-binary", "no_index": "--no-index",
+                        "prefer_binary": "--prefer-binary"}
+COLLECTED_OPTIONS = {"index_url", "extra_index_urls", "find_links", "pre", "requirements", "constraints"}
 
 
 class Requirement(BaseModel):
@@ -24,6 +29,7 @@ class Requirement(BaseModel):
     extras: tuple[str, ...] = ()
     marker: str | None = None
     url: str | None = None  # a direct URL or path requirement
+    local_path: str | None = None  # for a path inside the project: that path, relative to the project, POSIX
     editable: bool = False
     location: Location
 
@@ -32,13 +38,16 @@ class Requirements(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     requirements: tuple[Requirement, ...] = ()
+    constraints: tuple[Requirement, ...] = ()  # from -c files: limit versions, install nothing
+    options: tuple[str, ...] = ()  # installer options passed through, e.g. "--no-binary :all:"
+    warnings: tuple[ConfigWarning, ...] = ()
     index_url: str | None = None
     extra_index_urls: tuple[str, ...] = ()
     find_links: tuple[str, ...] = ()
     pre: bool = False
 
 
-def parse_requirements_file(path: Path, display_path: str) -> Requirements:
+def parse_requirements_file(path: Path, display_path: str, project_dir: Path) -> Requirements:
     """Parse a requirements file and the files it includes with -r/-c; errors name FILE:LINE."""
     if not path.is_file():
         raise FileNotFoundError(path)
@@ -55,10 +64,10 @@ def parse_requirements_file(path: Path, display_path: str) -> Requirements:
             f"pip cannot read `{invalid.line.strip()}`: {_first_line(invalid.error_message)}",
             where(invalid.filename, invalid.line_number),
         )
-    return _collect(parsed, where)
+    return _collect(parsed, where, project_dir)
 
 
-def parse_requirement_lines(lines: list[str], locations: list[Location]) -> Requirements:
+def parse_requirement_lines(lines: list[str], locations: list[Location], project_dir: Path) -> Requirements:
     """Parse requirement strings from cog.yaml (python_packages), each located at its YAML node."""
     for line, location in zip(lines, locations):
         if "\n" in line or line.strip().startswith("-"):
@@ -73,39 +82,70 @@ def parse_requirement_lines(lines: list[str], locations: list[Location]) -> Requ
             f"pip cannot read `{invalid.line.strip()}`: {_first_line(invalid.error_message)}",
             by_line[invalid.line_number],
         )
-    return _collect(parsed, lambda _file, line: by_line[line])
+    # python_packages are relative to cog.yaml, i.e. to the project directory.
+    return _collect(parsed, lambda _file, line: by_line[line], project_dir, base_dir=project_dir)
 
 
-def _collect(parsed: pip_parser.RequirementsFile, where) -> Requirements:
-    requirements = []
+def _collect(parsed: pip_parser.RequirementsFile, where, project_dir: Path, base_dir: Path | None = None) -> Requirements:
+    requirements, constraints = [], []
     for item in parsed.requirements:
         location = where(item.filename, item.line_number)
         if item.name is None and item.link is None:
             raise ConfigError(f"pip cannot read `{item.line}`", location)
-        requirements.append(
-            Requirement(
-                text=item.line.strip(),
-                name=canonicalize_name(item.name) if item.name else None,
-                specifier=str(item.specifier) if item.specifier else "",
-                extras=tuple(sorted(item.extras or ())),
-                marker=str(item.marker) if item.marker else None,
-                url=item.link.url if item.link else None,
-                editable=bool(item.is_editable),
-                location=location,
-            )
+        url = item.link.url if item.link else None
+        requirement = Requirement(
+            text=item.line.strip(),
+            name=canonicalize_name(item.name) if item.name else None,
+            specifier=str(item.specifier) if item.specifier else "",
+            extras=tuple(sorted(item.extras or ())),
+            marker=str(item.marker) if item.marker else None,
+            url=url,
+            local_path=_local_path(url, base_dir or Path(item.filename).parent, project_dir, location) if url else None,
+            editable=bool(item.is_editable),
+            location=location,
         )
+        (constraints if getattr(item, "is_constraint", False) else requirements).append(requirement)
     options: dict[str, list] = {}
+    passed_through, warnings = [], []
     for option_line in parsed.options:
         for key, value in option_line.options.items():
-            options.setdefault(key, []).extend(value if isinstance(value, list) else [value])
+            values = value if isinstance(value, list) else [value]
+            options.setdefault(key, []).extend(values)
+            if key in PASS_THROUGH_OPTIONS:
+                flag = PASS_THROUGH_OPTIONS[key]
+                passed_through.extend(f"{flag} {v}" if isinstance(v, str) else flag for v in values)
+            elif key not in COLLECTED_OPTIONS:
+                warnings.append(ConfigWarning(
+                    f"`{option_line.line.strip()}` is ignored: cog's installer (uv) has no such option",
+                    where(option_line.filename, option_line.line_number),
+                ))
     index_urls = options.get("index_url", [])
     return Requirements(
         requirements=tuple(requirements),
+        constraints=tuple(constraints),
+        options=tuple(dict.fromkeys(passed_through)),
+        warnings=tuple(warnings),
         index_url=index_urls[-1] if index_urls else None,
         extra_index_urls=tuple(dict.fromkeys(options.get("extra_index_urls", []))),
         find_links=tuple(dict.fromkeys(options.get("find_links", []))),
         pre=bool(options.get("pre")),
     )
+
+
+def _local_path(url: str, base_dir: Path, project_dir: Path, location: Location) -> str | None:
+    """A path requirement as a path inside the project (which is all the image build can see); None for URLs."""
+    if "://" in url and not url.startswith("file:"):
+        return None
+    raw = url[len("file://"):] if url.startswith("file://") else url[len("file:"):] if url.startswith("file:") else url
+    target = (base_dir / raw).resolve()
+    try:
+        relative = target.relative_to(project_dir.resolve())
+    except ValueError:
+        raise ConfigError(
+            f"`{url}` is outside the project directory, which is all an image build can see; move it into the project",
+            location,
+        ) from None
+    return relative.as_posix()
 
 
 def _first_line(text: str) -> str:

@@ -208,6 +208,8 @@ ERRORS = [
     ("both requirements and packages", "build:\n  python_requirements: requirements.txt\n  python_packages: [numpy]\n", {"requirements.txt": ""}, "cog.yaml:3:3: set python_requirements or python_packages, not both"),
     ("requirements file missing", "build:\n  python_requirements: reqs.txt\n", {}, "cog.yaml:2:24: python_requirements names `reqs.txt`, which does not exist"),
     ("requirements bad line", "build:\n  python_requirements: requirements.txt\n", {"requirements.txt": "numpy\nfoo bar baz\n"}, "requirements.txt:2: pip cannot read `foo bar baz`"),
+    ("requirement outside the project", "build:\n  python_requirements: requirements.txt\n", {"requirements.txt": "numpy\n../sibling\n"}, "requirements.txt:2: `../sibling` is outside the project directory"),
+    ("absolute file requirement", "build:\n  python_requirements: requirements.txt\n", {"requirements.txt": "file:///opt/pkg\n"}, "requirements.txt:1: `file:///opt/pkg` is outside the project directory"),
     ("python_packages bad entry", "build:\n  python_packages:\n    - 'numpy 1.0'\n", {}, "cog.yaml:3:7: pip cannot read `numpy 1.0`"),
     ("python_packages option", "build:\n  python_packages:\n    - '-r other.txt'\n", {}, "cog.yaml:3:7: `-r other.txt` must be one package requirement"),
     ("apt package name", "build:\n  system_packages:\n    - 'ffmpeg; rm -rf /'\n", {}, "cog.yaml:3:7: `ffmpeg; rm -rf /` is not an apt package name"),
@@ -237,3 +239,19 @@ def test_error_for_unreadable_file(make_project):
     project = make_project({"cog.yaml": b"build:\n  gpu: \xff\n"})
     with pytest.raises(ConfigError, match=r"^cog.yaml: is not UTF-8 text"):
         load_config(project / "cog.yaml", display="cog.yaml")
+
+
+def test_unsupported_pip_options_warn_with_their_line(make_project):
+    project = make_project({"requirements.txt": "--trusted-host pypi.example.com\nnumpy\n"})
+    config = parse("build:\n  python_requirements: requirements.txt\n", project)
+    assert [str(w) for w in config.warnings] == [
+        "requirements.txt:1: `--trusted-host pypi.example.com` is ignored: cog's installer (uv) has no such option"]
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("build:\n  cuda: '12.4'\n", "cog.yaml:2:9: build.cuda is set but no GPU image is built; set build.gpu: true"),
+    ("environment:\n  architectures: [cpu]\n  cudnn: '9'\n",
+     "cog.yaml:3:10: environment.cudnn is set but no GPU image is built; add gpu to environment.architectures"),
+])
+def test_cuda_without_gpu_warns(text, expected):
+    assert expected in [str(w) for w in parse(text).warnings]

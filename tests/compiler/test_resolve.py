@@ -198,7 +198,7 @@ def test_newer_torch_than_the_data_warns_and_uses_the_newest_index(make_project)
     plan = plan_for(make_project, "torch==2.99.0\n", PY311)
     newest = load_matrix().torch[-1]
     assert plan.python_requirements == ("torch==2.99.0",)
-    assert any(url.startswith("https://download.pytorch.org/whl/cu") for url in plan.python_index.extra_index_urls)
+    assert any(url.startswith("https://download.pytorch.org/whl/cu") for url in plan.install_options.extra_index_urls)
     assert any(f"newer than cog's data (newest {newest.torch})" in w.message for w in plan.warnings)
     assert plan.torch == "2.99.0"
 
@@ -207,8 +207,8 @@ def test_torch_index_is_added_after_the_users_own(make_project):
     project = make_project({"requirements.txt": "--index-url https://mirror.example/simple\n--extra-index-url https://x.example/simple\ntorch==2.5.1\n"})
     config = parse_config("build:\n  gpu: true\n  python_version: '3.11'\n  python_requirements: requirements.txt\n", project_dir=project)
     plan = resolve(config, "gpu")
-    assert plan.python_index.index_url == "https://mirror.example/simple"
-    assert plan.python_index.extra_index_urls == ("https://x.example/simple", "https://download.pytorch.org/whl/cu124")
+    assert plan.install_options.index_url == "https://mirror.example/simple"
+    assert plan.install_options.extra_index_urls == ("https://x.example/simple", "https://download.pytorch.org/whl/cu124")
 
 
 def test_gpu_plan_records_cuda_and_cudnn(make_project):
@@ -251,3 +251,18 @@ def test_mirror_rewrites_every_base_image(make_project):
     plan = plan_for(make_project, "", PY311_CPU, "cpu", base_image_mirror="mirror.local:5000")
     assert plan.base_image == "mirror.local:5000/library/python:3.11-slim"
     assert plan.uv_image.startswith("mirror.local:5000/astral-sh/uv:")
+
+
+def test_constraints_local_paths_and_flags_reach_the_plan(make_project):
+    project = make_project({
+        "requirements.txt": "-c constraints.txt\n--no-binary pillow\n-e .\n./wheels/foo-1.0-py3-none-any.whl\npillow\n",
+        "constraints.txt": "numpy<2\n",
+        "wheels/foo-1.0-py3-none-any.whl": "",
+    })
+    config = parse_config("build:\n  python_version: '3.11'\n  python_requirements: requirements.txt\n", project_dir=project)
+    plan = resolve(config, "cpu")
+    assert plan.python_requirements == ("-e /opt/cog/local", "/opt/cog/local/wheels/foo-1.0-py3-none-any.whl", "pillow")
+    assert plan.python_constraints == ("numpy<2",)
+    assert plan.install_options.flags == ("--no-binary pillow",)
+    assert [(p.source, p.destination) for p in plan.local_paths] == [
+        (".", "/opt/cog/local"), ("wheels/foo-1.0-py3-none-any.whl", "/opt/cog/local/wheels/foo-1.0-py3-none-any.whl")]
