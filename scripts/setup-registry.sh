@@ -76,14 +76,12 @@ start_registry() { # name addr
 }
 
 main() {
-  if ! command -v docker-registry >/dev/null 2>&1; then
-    ensure_pkgs docker-registry
-    # Under systemd the package starts its own service (htpasswd auth on :5000); the tests' registries replace it.
-    if [[ -d /run/systemd/system ]]; then
-      as_root systemctl disable --now docker-registry.service >/dev/null 2>&1 || true
-    fi
+  ensure_pkgs docker-registry apache2-utils curl
+  # Under systemd the package starts its own service (htpasswd auth on :5000, the open registry's port).
+  if [[ -d /run/systemd/system ]] && systemctl is-active --quiet docker-registry.service 2>/dev/null; then
+    log "stopping the packaged docker-registry.service: the test registries use their own configs and ports"
+    as_root systemctl disable --now docker-registry.service
   fi
-  ensure_pkgs apache2-utils curl
   mkdir -p "$dir"
 
   if [[ ! -s $htpasswd_file ]] ||
