@@ -104,22 +104,25 @@ EOF
 }
 
 # ---- uv binaries from the PyPI wheels ----------------------------------------------------------------------
-wheel_platform() { case $1 in amd64) echo manylinux2014_x86_64 ;; arm64) echo manylinux2014_aarch64 ;; esac; }
+# The musllinux wheels hold statically linked binaries, as the official image has: they also run in a scratch
+# image (the x86_64 manylinux wheel's uv needs glibc).
+wheel_platform() { case $1 in amd64) echo musllinux_1_1_x86_64 ;; arm64) echo musllinux_1_1_aarch64 ;; esac; }
 
-recipe_inputs_uv_binaries() { echo "uv $UV_VERSION"; }
+recipe_inputs_uv_binaries() { echo "uv $UV_VERSION" "$(wheel_platform amd64)" "$(wheel_platform arm64)"; }
 make_context_uv_binaries() { # context dir
-  local ctx=$1 arch cache="$base/uv-$UV_VERSION" py=python3
+  local ctx=$1 arch cache py=python3
   for arch in "${ARCHES[@]}"; do
-    if [[ ! -x $cache/$arch/uvx ]]; then
+    cache="$base/uv/$UV_VERSION-$(wheel_platform "$arch")"
+    if [[ ! -x $cache/bin/uvx ]]; then
       if ! "$py" -m pip --version >/dev/null 2>&1; then
         ensure_pkgs python3-pip
         py=/usr/bin/python3
       fi
       log "downloading the uv $UV_VERSION wheel for $arch"
-      rm -rf "${cache:?}/$arch" "$cache/wheel-$arch"
+      rm -rf "${cache:?}"
       "$py" -m pip download -q --no-deps --only-binary=:all: --platform "$(wheel_platform "$arch")" \
-        -d "$cache/wheel-$arch" "uv==$UV_VERSION"
-      "$py" - "$cache/wheel-$arch"/*.whl "$cache/$arch" <<'EOF'
+        -d "$cache/wheel" "uv==$UV_VERSION"
+      "$py" - "$cache/wheel"/*.whl "$cache/bin" <<'EOF'
 import os, sys, zipfile
 wheel, out = sys.argv[1:]
 os.makedirs(out)
@@ -131,11 +134,11 @@ with zipfile.ZipFile(wheel) as z:
                 f.write(z.read(name))
             os.chmod(path, 0o755)
 EOF
-      rm -rf "$cache/wheel-$arch"
-      [[ -x $cache/$arch/uv && -x $cache/$arch/uvx ]] || die "no uv/uvx binaries in the uv $UV_VERSION $arch wheel"
+      rm -rf "$cache/wheel"
+      [[ -x $cache/bin/uv && -x $cache/bin/uvx ]] || die "no uv/uvx binaries in the uv $UV_VERSION $arch wheel"
     fi
     mkdir -p "$ctx/$arch"
-    ln -f "$cache/$arch/uv" "$cache/$arch/uvx" "$ctx/$arch/"
+    ln -f "$cache/bin/uv" "$cache/bin/uvx" "$ctx/$arch/"
   done
   cat >"$ctx/Dockerfile" <<'EOF'
 FROM scratch
