@@ -63,7 +63,7 @@ build_rootfs() { # arch
     die "debootstrap $arch failed (log: $dir.log)"
   fi
   as_root bash -c "$(declare -f customize_rootfs); customize_rootfs '$dir'"
-  [[ $arch != amd64 ]] || # the Debian version 3.11.2-6+deb12u6 → PYTHON_VERSION=3.11.2, as the official image sets it
+  [[ $arch != "${ARCHES[0]}" ]] || # the Debian version 3.11.2-6+deb12u6 → PYTHON_VERSION=3.11.2, as the official image sets it
     dpkg-query --admindir="$dir/var/lib/dpkg" -W -f='${Version}' python3.11 | sed 's/-.*//' >"$(rootfs_python_version_file)"
   as_root tar --numeric-owner -C "$dir" -cf "$tar.partial" .
   as_root chown "$(id -u):$(id -g)" "$tar.partial"
@@ -78,7 +78,7 @@ ensure_rootfs() {
   ((${#missing[@]})) || return 0
   ensure_pkgs debootstrap
   mkdir -p "$base/rootfs" "$base/work"
-  find "$base/rootfs" -name 'python311-*' ! -name "python311-$rootfs_key-*" -delete # older recipes
+  find "$base/rootfs" -name 'python311-*' ! -name "python311-${rootfs_key}[-.]*" -delete # older recipes
   # In parallel: mostly downloads and dpkg; arm64 runs its maintainer scripts under qemu.
   for arch in "${missing[@]}"; do
     build_rootfs "$arch" &
