@@ -4,4 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/dev-env.sh
+scripts/setup.sh
 exec .venv/bin/python -m pytest "$@"
