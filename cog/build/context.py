@@ -12,8 +12,10 @@ import pathspec
 from cog._version import __version__
 from cog.compiler.render import ContextLayout
 
-# Never part of an image: version control, caches, and cog's own state.
+# Never part of an image: version control, caches, and cog's own state (gitignore syntax, for our own scan)...
 ALWAYS_IGNORED = (".git/", ".hg/", ".svn/", ".cog/", "__pycache__/", "*.pyc", ".venv/", ".mypy_cache/", ".pytest_cache/")
+# ...and the same in .dockerignore syntax, for BuildKit, which anchors patterns at the context's root.
+ALWAYS_IGNORED_DOCKER = (".git", ".hg", ".svn", ".cog", "**/__pycache__", "**/*.pyc", ".venv", ".mypy_cache", ".pytest_cache")
 IGNORE_FILES = (".dockerignore", ".cogignore")
 # Files that are model weights by their kind, whatever their size; any file this large is treated the same.
 WEIGHT_SUFFIXES = frozenset({
@@ -23,13 +25,22 @@ WEIGHT_SUFFIXES = frozenset({
 WEIGHT_MIN_BYTES = 10 * 1024 * 1024
 
 
-def ignore_spec(project_dir: Path) -> pathspec.GitIgnoreSpec:
-    lines = list(ALWAYS_IGNORED)
+def _user_ignore_lines(project_dir: Path) -> list[str]:
+    lines: list[str] = []
     for name in IGNORE_FILES:
         ignore_file = project_dir / name
         if ignore_file.is_file():
             lines.extend(ignore_file.read_text(encoding="utf-8").splitlines())
-    return pathspec.GitIgnoreSpec.from_lines(lines)
+    return lines
+
+
+def ignore_spec(project_dir: Path) -> pathspec.GitIgnoreSpec:
+    return pathspec.GitIgnoreSpec.from_lines([*ALWAYS_IGNORED, *_user_ignore_lines(project_dir)])
+
+
+def docker_ignore_lines(project_dir: Path) -> list[str]:
+    """The main build context's ignore rules: ours, then the project's .dockerignore and .cogignore."""
+    return [*ALWAYS_IGNORED_DOCKER, *_user_ignore_lines(project_dir)]
 
 
 def project_files(project_dir: Path, spec: pathspec.GitIgnoreSpec | None = None) -> list[str]:

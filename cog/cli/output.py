@@ -18,3 +18,11 @@ def error(message: str) -> None:
 
 def warning(message: str) -> None:
     stderr().print(f"[yellow]warning:[/] {message}", markup=True, emoji=False)
+
+
+def success(message: str) -> None:
+    stderr().print(f"[bold green]✓[/] {message}", markup=True, emoji=False)
+
+
+def build_log(line: str) -> None:
+    stderr().print(line, markup=False, style="dim", emoji=False, highlight=False)

@@ -64,3 +64,31 @@ class Config(_Value):
 
     def where(self, key: str) -> Location:
         return self.locations.get(key, Location(self.file))
+
+
+def completed_config(config: Config) -> dict:
+    """The config as a cog.yaml in today's dialect with every default filled in: what an image records about itself."""
+    requirements = config.python_requirements
+    build: dict = {
+        "python_version": config.python_version,
+        "gpu": config.gpu,
+        "python_packages": [requirement.text for requirement in requirements.requirements],
+        "system_packages": list(config.system_packages),
+        "run": [
+            {"command": run.command, "mounts": [{"type": "secret", "id": s.id, "target": s.target} for s in run.secrets]}
+            for run in config.run
+        ],
+    }
+    if config.cuda:
+        build["cuda"] = config.cuda
+    if config.cudnn:
+        build["cudnn"] = config.cudnn
+    if config.pre_install:
+        build["pre_install"] = list(config.pre_install)
+    completed: dict = {"build": build}
+    for key in ("image", "predict", "train"):
+        if getattr(config, key):
+            completed[key] = getattr(config, key)
+    completed["concurrency"] = config.concurrency.model_dump(exclude_none=True)
+    completed["environment"] = [f"{name}={value}" for name, value in config.environment]
+    return completed

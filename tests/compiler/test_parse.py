@@ -255,3 +255,17 @@ def test_unsupported_pip_options_warn_with_their_line(make_project):
 ])
 def test_cuda_without_gpu_warns(text, expected):
     assert expected in [str(w) for w in parse(text).warnings]
+
+
+def test_completed_config_is_todays_dialect_with_defaults(make_project):
+    from cog.config.model import completed_config
+
+    project = make_project({"requirements.txt": "numpy==1.26.4\n"})
+    config = parse(SEED_CONFIG, project)
+    assert completed_config(config) == {
+        "build": {"python_version": "3.8", "gpu": True, "python_packages": ["numpy==1.26.4"],
+                  "system_packages": ["ffmpeg", "libavcodec-dev"], "run": []},
+        "predict": "model.py:JazzSoloComposerModel",
+        "concurrency": {"max": 1},
+        "environment": [],
+    }

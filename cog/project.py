@@ -1,4 +1,4 @@
-"""Finding and loading the project a command runs in."""
+"""A project: the directory holding cog.yaml and the model code, found the way git finds a repository."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from cog.cli import output
 from cog.config.errors import CogError
 from cog.config.model import Config
 from cog.config.parse import CONFIG_FILE_NAME, find_config_file, load_config
@@ -33,8 +32,6 @@ def load_project(config_file: Path | None) -> Project:
             )
         path = found
     config = load_config(path, display=_shown(path))
-    for warning in config.warnings:
-        output.warning(str(warning))
     return Project(directory=path.resolve().parent, config_path=path.resolve(), config=config)
 
 

@@ -1,0 +1,264 @@
+"""Build a project's images with BuildKit, through python-on-whales. The only module that runs builds.
+
+For each variant: resolve a plan per platform, render the Dockerfiles, lay out the build contexts (the project
+minus weights, the weights, the cog wheel), build, read the model's OpenAPI schema from the image, and record
+it with the config and versions as labels.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Literal
+
+from cog._version import __version__
+from cog.build import docker
+from cog.build.context import docker_ignore_lines, project_files, runtime_requirements, weight_files
+from cog.build.wheel import build_runtime_wheel
+from cog.project import Project
+from cog.compiler.matrix import Platform
+from cog.compiler.plan import BuildPlan
+from cog.compiler.render import RUNTIME_CONTEXT, WEIGHTS_CONTEXT, ContextLayout, render_dockerfile
+from cog.compiler.resolve import resolve
+from cog.config.errors import CogError, ConfigWarning
+from cog.config.model import Variant, completed_config
+
+Progress = Literal["auto", "plain", "quiet"]
+CA_BUNDLE_SECRET = "cog-ca-bundle"  # the id templates/ca-env.sh reads
+
+LABEL_CONFIG = "run.cog.config"
+LABEL_SCHEMA = "run.cog.openapi_schema"
+LABEL_VERSION = "run.cog.version"
+LABEL_PACKAGE = "run.cog.package_id"
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    tag: str
+    variants: tuple[Variant, ...]
+    platforms: tuple[Platform, ...] = ("linux/amd64",)
+    no_cache: bool = False
+    progress: Progress = "auto"
+    secrets: tuple[str, ...] = ()  # as docker takes them: "id=NAME,src=PATH"
+    ca_bundle: Path | None = None
+    base_image_mirror: str | None = None
+    push: bool = False
+    builder: str | None = None
+    package_id: str | None = None
+    cache_from: tuple[str, ...] = ()
+    cache_to: str | None = None
+
+
+@dataclass(frozen=True)
+class BuiltImage:
+    variant: Variant
+    tag: str
+    platforms: tuple[Platform, ...]
+    plan: BuildPlan
+    openapi_schema: dict = field(repr=False)
+
+
+def image_tag(base: str, variant: Variant, variants: tuple[Variant, ...]) -> str:
+    """One variant: the name as given. Both: the CPU image has the name, the GPU image gains -gpu on its tag."""
+    if len(variants) == 1 or variant == "cpu":
+        return base
+    name, tag = _split_tag(base)
+    return f"{name}:{tag}-gpu"
+
+
+def build_project(project: Project, options: BuildOptions, log: Callable[[str], None]) -> list[BuiltImage]:
+    docker.require_engine()
+    if options.ca_bundle is not None and not options.ca_bundle.is_file():
+        raise CogError(f"--ca-bundle {options.ca_bundle}: file not found")
+    secrets = list(options.secrets)
+    if options.ca_bundle is not None:
+        secrets.append(f"id={CA_BUNDLE_SECRET},src={options.ca_bundle.resolve()}")
+    _check_secrets(secrets)
+    files = project_files(project.directory)
+    weights = weight_files(project.directory, files)
+    built = []
+    with tempfile.TemporaryDirectory(prefix="cog-build-") as scratch:
+        work = Path(scratch)
+        runtime_dir = work / RUNTIME_CONTEXT
+        wheel = build_runtime_wheel(runtime_dir)
+        weights_dir = _stage_weights(project.directory, weights, work / WEIGHTS_CONTEXT) if weights else None
+        layout = ContextLayout(
+            wheel_name=wheel.name,
+            runtime_requirements=runtime_requirements(),
+            has_weights=bool(weights),
+            config_file=project.config.file,
+        )
+        contexts = {RUNTIME_CONTEXT: str(runtime_dir)}
+        if weights_dir is not None:
+            contexts[WEIGHTS_CONTEXT] = str(weights_dir)
+        for variant in options.variants:
+            plans = [resolve(project.config, variant, platform, base_image_mirror=options.base_image_mirror)
+                     for platform in options.platforms]
+            for warning in _new_warnings(plans, project.config.warnings):
+                log(f"warning: {warning}")
+            tag = image_tag(options.tag, variant, options.variants)
+            log(f"Building the {variant.upper()} image {tag} for {', '.join(options.platforms)}")
+            dockerfiles = [render_dockerfile(plan, layout) for plan in plans]
+            ignore = "\n".join([*docker_ignore_lines(project.directory), *weights]) + "\n"
+            _build_variant(work, variant, plans, dockerfiles, ignore, project.directory, contexts, tag, secrets, options, log)
+            schema = _openapi_schema(tag, plans[0], options)
+            labels = _labels(project, plans[0], schema, options)
+            _label(work, tag, labels, options, log)
+            built.append(BuiltImage(variant=variant, tag=tag, platforms=options.platforms, plan=plans[0], openapi_schema=schema))
+    return built
+
+
+def _build_variant(work, variant, plans, dockerfiles, ignore, context, contexts, tag, secrets, options, log) -> None:
+    common = dict(context=context, contexts=contexts, secrets=secrets, no_cache=options.no_cache,
+                  builder=options.builder, cache_from=options.cache_from, cache_to=options.cache_to,
+                  progress=options.progress, log=log)
+    platforms = [plan.platform for plan in plans]
+    if len(set(dockerfiles)) == 1 and (
+        len(plans) == 1 or options.push or docker.capabilities(options.builder).multi_platform_load
+    ):
+        dockerfile = _write_dockerfile(work, f"{variant}", dockerfiles[0], ignore)
+        docker.build(dockerfile=dockerfile, platforms=platforms, tag=tag, load=not options.push, push=options.push, **common)
+        return
+    if not options.push:
+        raise CogError(
+            f"the {variant} images for {', '.join(platforms)} cannot be built in one call here (this builder cannot "
+            f"load several platforms, or their Dockerfiles differ); build one --platform at a time, or add --push "
+            f"to join them in the registry"
+        )
+    # Each platform on its own, pushed by digest, then joined into one index under the tag.
+    digests = []
+    for plan, text in zip(plans, dockerfiles):
+        dockerfile = _write_dockerfile(work, f"{variant}.{plan.platform.replace('/', '-')}", text, ignore)
+        digests.append(docker.build_by_digest(dockerfile=dockerfile, platform=plan.platform, repository=_split_tag(tag)[0], **common))
+    docker.join_platforms(tag, digests, options.builder)
+    log(f"Joined {', '.join(platforms)} into {tag}")
+
+
+def _write_dockerfile(work: Path, name: str, text: str, ignore: str) -> Path:
+    dockerfile = work / f"Dockerfile.{name}"
+    dockerfile.write_text(text, encoding="utf-8")
+    # BuildKit reads the ignore rules of the main context from "<Dockerfile>.dockerignore" beside it.
+    Path(f"{dockerfile}.dockerignore").write_text(ignore, encoding="utf-8")
+    return dockerfile
+
+
+def _openapi_schema(tag: str, plan: BuildPlan, options: BuildOptions) -> dict:
+    """Ask the model's own environment in the image for the schema: it imports the model as the server will."""
+    if not plan.predict:
+        return {}
+    command = ["/opt/cog/model/bin/python", "-m", "cog.server.worker", "--openapi", plan.predict]
+    if plan.train:
+        command += ["--train", plan.train]
+    result = docker.run_once(tag, command, platform=plan.platform)
+    if result.returncode != 0:
+        detail = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        raise CogError(f"the image was built, but its model does not load: {detail}")
+    return json.loads(result.stdout)
+
+
+def _labels(project: Project, plan: BuildPlan, schema: dict, options: BuildOptions) -> dict[str, str]:
+    labels = {
+        LABEL_CONFIG: json.dumps(completed_config(project.config), sort_keys=True, separators=(",", ":")),
+        LABEL_SCHEMA: json.dumps(schema, sort_keys=True, separators=(",", ":")),
+        LABEL_VERSION: __version__,
+        "run.cog.python_version": plan.python_version,
+        "org.opencontainers.image.title": _split_tag(options.tag)[0].rsplit("/", 1)[-1],
+    }
+    if plan.cuda:
+        labels["run.cog.cuda"] = plan.cuda
+        labels["run.cog.cudnn"] = plan.cudnn or ""
+    if plan.torch:
+        labels["run.cog.torch"] = plan.torch
+    if plan.tensorflow:
+        labels["run.cog.tensorflow"] = plan.tensorflow
+    if options.package_id:
+        labels[LABEL_PACKAGE] = options.package_id
+    labels.update(_git_labels(project.directory))
+    return labels
+
+
+def _label(work: Path, tag: str, labels: dict[str, str], options: BuildOptions, log) -> None:
+    """Add labels without touching layers: a FROM-only build of the image just built."""
+    dockerfile = work / "Dockerfile.labels"
+    dockerfile.write_text(f"FROM {tag}\n", encoding="utf-8")
+    empty = work / "empty-context"
+    empty.mkdir(exist_ok=True)
+    docker.build(
+        context=empty, dockerfile=dockerfile, contexts={}, platforms=list(options.platforms), tag=tag,
+        load=not options.push, push=options.push, labels=labels, builder=options.builder, progress="quiet", log=log,
+    )
+
+
+def _git_labels(directory: Path) -> dict[str, str]:
+    def git(*args: str) -> str | None:
+        try:
+            result = subprocess.run(["git", *args], cwd=directory, capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return result.stdout.strip() if result.returncode == 0 and result.stdout.strip() else None
+
+    labels = {}
+    revision = git("rev-parse", "HEAD")
+    if revision:
+        labels["org.opencontainers.image.revision"] = revision
+        version = git("describe", "--tags", "--always", "--dirty")
+        if version:
+            labels["org.opencontainers.image.version"] = version
+    return labels
+
+
+def _stage_weights(project_dir: Path, weights: Iterable[str], target: Path) -> Path:
+    """The weights as their own build context: hard links where possible, so nothing large is copied."""
+    for relative in weights:
+        source, destination = project_dir / relative, target / relative
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(source, destination)
+        except OSError:
+            shutil.copy2(source, destination)
+    return target
+
+
+def _check_secrets(secrets: list[str]) -> None:
+    for secret in secrets:
+        fields = dict(part.split("=", 1) for part in secret.split(",") if "=" in part)
+        if "id" not in fields:
+            raise CogError(f"--secret {secret}: expected id=NAME,src=PATH")
+        source = fields.get("src") or fields.get("source")
+        if source and not Path(source).is_file():
+            raise CogError(f"--secret {secret}: {source} not found")
+
+
+def _new_warnings(plans: list[BuildPlan], already: tuple[ConfigWarning, ...]) -> list[ConfigWarning]:
+    seen = set(already)
+    fresh = []
+    for plan in plans:
+        for warning in plan.warnings:
+            if warning not in seen:
+                seen.add(warning)
+                fresh.append(warning)
+    return fresh
+
+
+def _split_tag(reference: str) -> tuple[str, str]:
+    name, _, tag = reference.rpartition(":")
+    if not name or "/" in tag:
+        return reference, "latest"
+    return name, tag
+
+
+def default_image_name(directory: Path) -> str:
+    """cog-DIRECTORY, lowercased to what an image name may hold."""
+    name = re.sub(r"[^a-z0-9._-]+", "-", directory.name.lower()).strip("-._") or "model"
+    return f"cog-{name}"
+
+
+def default_progress() -> Progress:
+    return "auto" if sys.stderr.isatty() else "plain"
