@@ -6,11 +6,13 @@ import collections
 import json
 import shutil
 import subprocess
+import sys
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
@@ -145,3 +147,82 @@ def _last_line(exc: DockerException) -> str:
 def _cache_spec(spec: str) -> dict[str, str]:
     """"type=registry,ref=R" as buildx takes it through python-on-whales."""
     return dict(part.split("=", 1) for part in spec.split(",") if "=" in part)
+
+
+@dataclass(frozen=True)
+class Served:
+    url: str
+    container_id: str
+
+    def exited(self) -> str | None:
+        """Why the container is gone (the end of its log), or None while it runs."""
+        container = client().container.inspect(self.container_id)
+        if container.state.running:
+            return None
+        tail = client().container.logs(self.container_id, tail=20).strip().splitlines()
+        return f"exit code {container.state.exit_code}" + (f": {tail[-1]}" if tail else "")
+
+
+@contextmanager
+def serving(image: str, *, gpus: bool = False, port: int | None = None, host: str = "127.0.0.1",
+            envs: dict[str, str] | None = None) -> Iterator[Served]:
+    """Run `image`'s prediction server, published on `host` (a free port unless given); always removed after."""
+    try:
+        container = client().run(
+            image, detach=True, remove=False, publish=[(f"{host}:{port or ''}", 5000)],
+            gpus="all" if gpus else None, envs=envs or {},
+        )
+    except DockerException as exc:
+        raise CogError(f"could not start {image}: {_last_line(exc)}") from None
+    try:
+        container.reload()
+        bound = container.network_settings.ports["5000/tcp"][0]
+        yield Served(url=f"http://{bound['HostIp']}:{bound['HostPort']}", container_id=container.id)
+    finally:
+        container.remove(force=True)
+
+
+def run_interactive(image: str, command: list[str], *, mounts: dict[str, str], workdir: str, gpus: bool,
+                    publish: list[tuple[str, int]] = ()) -> int:
+    """`docker run --rm -it` with the terminal attached when there is one; returns the command's exit code."""
+    args = ["docker", "run", "--rm", "--interactive", "--workdir", workdir]
+    if sys.stdin.isatty():
+        args.append("--tty")
+    for source, target in mounts.items():
+        args += ["--volume", f"{source}:{target}"]
+    for host, port in publish:
+        args += ["--publish", f"{host}:{port}"]
+    if gpus:
+        args += ["--gpus", "all"]
+    return subprocess.run([*args, image, *command]).returncode
+
+
+def gpu_available() -> bool:
+    if shutil.which("nvidia-smi") is None:
+        return False
+    return subprocess.run(["nvidia-smi", "-L"], capture_output=True).returncode == 0
+
+
+def image_exists(image: str) -> bool:
+    return client().image.exists(image)
+
+
+def image_labels(image: str) -> dict[str, str]:
+    return client().image.inspect(image).config.labels or {}
+
+
+def push(image: str, log: Callable[[str], None]) -> None:
+    if not image_exists(image):
+        raise CogError(f"there is no image {image} here; build it first with cog build -t {image}")
+    try:
+        client().image.push(image, quiet=True)
+    except DockerException as exc:
+        raise CogError(f"could not push {image}: {_last_line(exc)}") from None
+    log(f"Pushed {image}")
+
+
+def login(registry: str, username: str, password: str) -> None:
+    try:
+        client().login(server=registry, username=username, password=password)
+    except DockerException as exc:
+        raise CogError(f"could not log in to {registry}: {_last_line(exc)}") from None

@@ -135,6 +135,172 @@ def build(
         output.success(f"Built {image.tag} ({image.variant.upper()}, {', '.join(image.platforms)})")
 
 
+InputOption = typer.Option([], "-i", "--input", help="NAME=VALUE, or NAME=@FILE to send a file. Repeat a name for a list.")
+JsonOption = typer.Option(None, "--json", help="All inputs as a JSON object: TEXT, @FILE, or @- for standard input.")
+OutputOption = typer.Option(None, "-o", "--output", help="Where to write a file output (default: output.<ext>).")
+CaBundleOption = typer.Option(
+    None, "--ca-bundle", envvar="COG_CA_BUNDLE", dir_okay=False,
+    help="CA certificates (PEM) for networked build steps, e.g. behind a TLS-intercepting proxy; never stored in the image.",
+)
+SetupTimeoutOption = typer.Option(600.0, "--setup-timeout", help="Seconds to wait for the model's setup().")
+
+
+@app.command()
+def predict(
+    image: Optional[str] = typer.Argument(None, help="An image to run (default: build the project in this directory)."),
+    input: list[str] = InputOption,
+    json_input: Optional[str] = JsonOption,
+    output_path: Optional[Path] = OutputOption,
+    url: Optional[str] = typer.Option(None, "--url", help="Send the prediction to a running server instead."),
+    file: Optional[Path] = ConfigFileOption,
+    ca_bundle: Optional[Path] = CaBundleOption,
+    base_image_mirror: Optional[str] = MirrorOption,
+    setup_timeout: float = SetupTimeoutOption,
+) -> None:
+    """Run a prediction: build the project's image (or use IMAGE or --url), start it, predict, clean up."""
+    _predict_or_train("predictions", image, input, json_input, output_path, url, file, ca_bundle, base_image_mirror, setup_timeout)
+
+
+app.command("infer", help="Same as predict (the original name).")(predict)
+
+
+@app.command()
+def train(
+    image: Optional[str] = typer.Argument(None, help="An image to run (default: build the project in this directory)."),
+    input: list[str] = InputOption,
+    json_input: Optional[str] = JsonOption,
+    output_path: Optional[Path] = OutputOption,
+    url: Optional[str] = typer.Option(None, "--url", help="Send the training to a running server instead."),
+    file: Optional[Path] = ConfigFileOption,
+    ca_bundle: Optional[Path] = CaBundleOption,
+    base_image_mirror: Optional[str] = MirrorOption,
+    setup_timeout: float = SetupTimeoutOption,
+) -> None:
+    """Run cog.yaml's `train` like predict runs `predict`, and write its outputs."""
+    _predict_or_train("trainings", image, input, json_input, output_path, url, file, ca_bundle, base_image_mirror, setup_timeout)
+
+
+def _predict_or_train(endpoint, image, pairs, json_input, output_path, url, file, ca_bundle, mirror, setup_timeout) -> None:
+    from contextlib import nullcontext
+
+    from cog.build import docker
+    from cog.cli import output
+    from cog.cli.images import build_for_run, terminate_on_sigterm
+    from cog.prediction import Runtime, parse_inputs, write_output
+    from cog.project import load_project
+
+    terminate_on_sigterm()
+    gpus = False
+    if url is None and image is None:
+        project = load_project(file)
+        for warning in project.config.warnings:
+            output.warning(str(warning))
+        if endpoint == "trainings" and not project.config.train:
+            raise CogError("cog.yaml has no `train:`; add train: \"train.py:train\"")
+        image, gpus = build_for_run(project, ca_bundle=ca_bundle, base_image_mirror=mirror, progress=None)
+    elif image is not None:
+        docker.require_engine()
+        gpus = docker.gpu_available() and "run.cog.cuda" in docker.image_labels(image)
+    with (docker.serving(image, gpus=gpus) if url is None else nullcontext(None)) as served:
+        runtime = Runtime.at(served.url if served else url)
+        output.info("Waiting for the model to be ready")
+        runtime.wait_until_ready(setup_timeout, served.exited if served else (lambda: None))
+        schema = runtime.schema()
+        inputs = parse_inputs(pairs, json_input, schema)
+        result = runtime.predict(inputs, endpoint=endpoint)
+        for path in write_output(result.get("output"), schema, output_path, lambda text: typer.echo(text)):
+            output.success(f"Written {path}")
+
+
+@app.command()
+def serve(
+    port: int = typer.Option(8393, "-p", "--port", help="Port to publish the prediction server on."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to publish on (0.0.0.0 for every interface)."),
+    local: bool = typer.Option(False, "--local", help="Run the server in this Python, without Docker (quick iteration)."),
+    file: Optional[Path] = ConfigFileOption,
+    ca_bundle: Optional[Path] = CaBundleOption,
+    base_image_mirror: Optional[str] = MirrorOption,
+) -> None:
+    """Serve the project's model over Cog's HTTP prediction API."""
+    from cog.cli import output
+    from cog.project import load_project
+
+    project = load_project(file)
+    for warning in project.config.warnings:
+        output.warning(str(warning))
+    if not project.config.predict:
+        raise CogError("cog.yaml has no `predict:`; add predict: \"predict.py:Predictor\"")
+    if local:
+        from cog.server.http import serve as serve_locally
+
+        output.info(f"Serving {project.config.predict} on http://{host}:{port} (Ctrl-C to stop)")
+        serve_locally(project.config.predict, project_dir=str(project.directory), host=host, port=port,
+                      train_ref=project.config.train, max_concurrency=project.config.concurrency.max)
+        return
+    from cog.build import docker
+    from cog.cli.images import build_for_run, terminate_on_sigterm
+
+    terminate_on_sigterm()
+    image, gpus = build_for_run(project, ca_bundle=ca_bundle, base_image_mirror=base_image_mirror, progress=None)
+    output.info(f"Serving {image} on http://{host}:{port} (Ctrl-C to stop)")
+    raise typer.Exit(docker.run_interactive(image, [], mounts={}, workdir="/src", gpus=gpus, publish=[(f"{host}:{port}", 5000)]))
+
+
+@app.command(context_settings={"allow_interspersed_args": False})
+def run(
+    command: list[str] = typer.Argument(..., help="The command to run, e.g. python train.py."),
+    file: Optional[Path] = ConfigFileOption,
+    ca_bundle: Optional[Path] = CaBundleOption,
+    base_image_mirror: Optional[str] = MirrorOption,
+) -> None:
+    """Run a command inside the project's image, with the project directory mounted at /src."""
+    from cog.build import docker
+    from cog.cli.images import build_for_run
+    from cog.project import load_project
+
+    project = load_project(file)
+    image, gpus = build_for_run(project, ca_bundle=ca_bundle, base_image_mirror=base_image_mirror, progress=None)
+    raise typer.Exit(docker.run_interactive(image, command, mounts={str(project.directory): "/src"}, workdir="/src", gpus=gpus))
+
+
+@app.command()
+def push(
+    image: Optional[str] = typer.Argument(None, help="The image to push (default: cog.yaml's image)."),
+    file: Optional[Path] = ConfigFileOption,
+) -> None:
+    """Push a built image to its registry (log in first with cog login)."""
+    from cog.build import docker
+    from cog.cli import output
+    from cog.project import load_project
+
+    if image is None:
+        image = load_project(file).config.image
+        if image is None:
+            raise CogError("name the image (cog push REGISTRY/NAME), or set image: in cog.yaml")
+    docker.require_engine()
+    docker.push(image, output.success)
+
+
+@app.command()
+def login(
+    registry: str = typer.Argument(..., help="The registry, e.g. registry.example.com or 127.0.0.1:5000."),
+    username: Optional[str] = typer.Option(None, "-u", "--username", help="User name (asked when not given)."),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input."),
+) -> None:
+    """Log in to a Docker registry; the credentials are stored the Docker way (credential store or ~/.docker)."""
+    from cog.build import docker
+    from cog.cli import output
+
+    if username is None:
+        username = typer.prompt("Username")
+    password = sys.stdin.read().rstrip("\n") if password_stdin else typer.prompt("Password", hide_input=True)
+    if not password:
+        raise CogError("the password is empty")
+    docker.require_engine()
+    docker.login(registry, username, password)
+    output.success(f"Logged in to {registry}")
+
+
 def _variants(choice, configured):
     if choice is None:
         return configured

@@ -26,3 +26,7 @@ def success(message: str) -> None:
 
 def build_log(line: str) -> None:
     stderr().print(line, markup=False, style="dim", emoji=False, highlight=False)
+
+
+def info(message: str) -> None:
+    stderr().print(message, markup=False, emoji=False, highlight=False)

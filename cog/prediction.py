@@ -1,0 +1,221 @@
+"""A prediction from the command line: inputs from -i/--json, a runtime over HTTP, outputs to stdout and files."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import mimetypes
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+from urllib.parse import unquote_to_bytes
+
+import httpx
+
+from cog.config.errors import CogError
+
+
+def parse_inputs(pairs: list[str], json_input: str | None, schema: dict, *, stdin=None) -> dict[str, Any]:
+    """-i name=value (repeat a name for a list), -i name=@file (sent as a data URI), --json TEXT|@FILE|@-."""
+    properties = _input_properties(schema)
+    inputs: dict[str, Any] = {}
+    if json_input is not None:
+        text = _read_json_argument(json_input, stdin or sys.stdin)
+        try:
+            inputs = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise CogError(f"--json is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+        if not isinstance(inputs, dict):
+            raise CogError("--json must be a JSON object of input names and values")
+    names = [pair.partition("=")[0] for pair in pairs]
+    given_here: set[str] = set()
+    for pair in pairs:
+        name, separator, raw = pair.partition("=")
+        if not separator or not name:
+            raise CogError(f"-i {pair}: expected NAME=VALUE or NAME=@FILE")
+        if properties and name not in properties:
+            known = ", ".join(properties) or "none"
+            raise CogError(f"-i {name}: the model has no input named {name} (inputs: {known})")
+        spec = properties.get(name, {})
+        value = _file_input(raw[1:], name) if raw.startswith("@") else _convert(raw, _item_spec(spec), name)
+        if spec.get("type") == "array" or names.count(name) > 1:
+            # -i values replace what --json gave for the same name; repeated names make a list
+            inputs[name] = [*(inputs[name] if name in given_here else []), value]
+        else:
+            inputs[name] = value
+        given_here.add(name)
+    return inputs
+
+
+def _read_json_argument(argument: str, stdin) -> str:
+    if argument == "@-":
+        return stdin.read()
+    if argument.startswith("@"):
+        try:
+            return Path(argument[1:]).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise CogError(f"--json {argument}: {exc.strerror}") from None
+    return argument
+
+
+def _input_properties(schema: dict) -> dict[str, dict]:
+    return schema.get("components", {}).get("schemas", {}).get("Input", {}).get("properties", {}) or {}
+
+
+def _item_spec(spec: dict) -> dict:
+    return spec.get("items", {}) if spec.get("type") == "array" else spec
+
+
+def _convert(raw: str, spec: dict, name: str) -> Any:
+    kind = spec.get("type")
+    try:
+        if kind == "integer":
+            return int(raw)
+        if kind == "number":
+            return float(raw)
+    except ValueError:
+        raise CogError(f"-i {name}={raw}: {name} is a{'n integer' if kind == 'integer' else ' number'}") from None
+    if kind == "boolean":
+        lowered = raw.lower()
+        if lowered in ("true", "1", "yes"):
+            return True
+        if lowered in ("false", "0", "no"):
+            return False
+        raise CogError(f"-i {name}={raw}: {name} is true or false")
+    return raw
+
+
+def _file_input(path: str, name: str) -> str:
+    file = Path(path)
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise CogError(f"-i {name}=@{path}: {exc.strerror or 'cannot be read'}") from None
+    mime = mimetypes.guess_type(file.name)[0] or "application/octet-stream"
+    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
+
+
+# --- talking to a runtime ----------------------------------------------------------------------------
+
+
+@dataclass
+class Runtime:
+    """A running prediction server at `url`."""
+
+    url: str
+    client: httpx.Client
+
+    @classmethod
+    def at(cls, url: str) -> "Runtime":
+        return cls(url=url.rstrip("/"), client=httpx.Client(timeout=httpx.Timeout(None, connect=5.0)))
+
+    def wait_until_ready(self, timeout: float, alive: Callable[[], str | None] = lambda: None) -> None:
+        """Poll /health-check until READY; `alive` returns why the server is gone (a container's logs), if it is."""
+        deadline = time.monotonic() + timeout
+        last = "no answer"
+        while time.monotonic() < deadline:
+            gone = alive()
+            if gone is not None:
+                raise CogError(f"the model server stopped before it was ready: {gone}")
+            try:
+                health = self.client.get(f"{self.url}/health-check", timeout=2.0).json()
+            except (httpx.HTTPError, ValueError):
+                time.sleep(0.1)
+                continue
+            status = health.get("status")
+            if status in ("READY", "BUSY"):
+                return
+            if status in ("SETUP_FAILED", "DEFUNCT"):
+                setup = health.get("setup") or {}
+                logs = (setup.get("logs") or "").strip().splitlines()
+                raise CogError(f"the model's setup failed: {logs[-1] if logs else status}" + (
+                    "\n" + "\n".join(logs[-20:]) if len(logs) > 1 else ""))
+            last = status or last
+            time.sleep(0.1)
+        raise CogError(f"the model server was not ready after {timeout:.0f} s (status: {last})")
+
+    def schema(self) -> dict:
+        return self.client.get(f"{self.url}/openapi.json").json()
+
+    def predict(self, inputs: dict, *, endpoint: str = "predictions") -> dict:
+        response = self.client.post(f"{self.url}/{endpoint}", json={"input": inputs})
+        body = _json_or_none(response)
+        if response.status_code == 422 or (response.status_code >= 400 and body is not None):
+            raise CogError(f"the model refused the input: {_detail(body) or response.text.strip()}")
+        if response.status_code >= 400:
+            raise CogError(f"the model server answered {response.status_code}: {response.text.strip()[:300]}")
+        if body.get("status") == "failed":
+            raise CogError(f"the prediction failed: {body.get('error') or 'no error message'}")
+        return body
+
+
+def _json_or_none(response: httpx.Response):
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _detail(body) -> str | None:
+    detail = body.get("detail") if isinstance(body, dict) else None
+    if isinstance(detail, list):
+        parts = []
+        for item in detail:
+            location = ".".join(str(part) for part in item.get("loc", []) if part not in ("body",))
+            parts.append(f"{location}: {item.get('msg')}" if location else str(item.get("msg")))
+        return "; ".join(parts)
+    return detail if isinstance(detail, str) else None
+
+
+# --- outputs ---------------------------------------------------------------------------------------
+
+
+def write_output(output: Any, schema: dict, destination: Path | None, echo: Callable[[str], None]) -> list[Path]:
+    """Strings to stdout; files to output.<ext> (or -o PATH); a list of files to output.0.<ext>, output.1.<ext>..."""
+    output_schema = schema.get("components", {}).get("schemas", {}).get("Output", {})
+    file_output = output_schema.get("format") == "uri" or output_schema.get("items", {}).get("format") == "uri"
+    if isinstance(output, str) and (file_output or output.startswith("data:")):
+        return [_save_file(output, destination, None)]
+    if isinstance(output, list) and output and (file_output or all(_is_data_uri(item) for item in output)):
+        return [_save_file(item, destination, index) for index, item in enumerate(output)]
+    if isinstance(output, list) and output_schema.get("x-cog-array-display") == "concatenate":
+        echo("".join(str(item) for item in output))
+    elif isinstance(output, str):
+        echo(output)
+    else:
+        echo(json.dumps(output, indent=2))
+    return []
+
+
+def _is_data_uri(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith("data:")
+
+
+def _save_file(value: str, destination: Path | None, index: int | None) -> Path:
+    data, mime = _fetch(value)
+    extension = mimetypes.guess_extension(mime or "") or ""
+    if destination is None:
+        path = Path(f"output{'' if index is None else f'.{index}'}{extension}")
+    elif index is None:
+        path = destination
+    else:
+        path = destination.with_name(f"{destination.stem}.{index}{destination.suffix or extension}")
+    path.write_bytes(data)
+    return path
+
+
+def _fetch(value: str) -> tuple[bytes, str | None]:
+    if value.startswith("data:"):
+        header, _, payload = value[5:].partition(",")
+        mime = header.split(";")[0] or None
+        try:
+            data = base64.b64decode(payload) if header.endswith(";base64") else unquote_to_bytes(payload)
+        except binascii.Error:
+            raise CogError("the model returned a malformed data URI") from None
+        return data, mime
+    response = httpx.get(value, follow_redirects=True, timeout=60)
+    response.raise_for_status()
+    return response.content, response.headers.get("content-type", "").split(";")[0] or None
