@@ -37,6 +37,7 @@ import io
 import json
 import os
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -122,6 +123,23 @@ def print_openapi(predict_ref: str, train_ref: Optional[str]) -> int:
     json.dump(openapi_schema(predict_sig, train[2] if train else None), sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0
+
+
+class SchemaError(ValueError):
+    """The predictor cannot be loaded or declares something unsupported; the message is one line."""
+
+
+def openapi_schema_for(predict_ref: str, *, project_dir: str = ".", train_ref: Optional[str] = None,
+                       python: Optional[str] = None) -> Dict[str, Any]:
+    """The OpenAPI schema of a project's predictor, computed by `python` (the model's interpreter)."""
+    argv = [python or sys.executable, "-m", "cog.server.worker", "--openapi", predict_ref]
+    if train_ref:
+        argv += ["--train", train_ref]
+    result = subprocess.run(argv, cwd=project_dir, capture_output=True, text=True)
+    if result.returncode != 0:
+        lines = result.stderr.strip().splitlines()
+        raise SchemaError(lines[-1].replace("error: ", "", 1) if lines else f"exit status {result.returncode}")
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
 
 
 # ---------------------------------------------------------------------------------------------------------
