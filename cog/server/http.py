@@ -15,6 +15,8 @@ run in the project directory (the directory that holds cog.yaml and the model co
     COG_WORKER_PYTHON     interpreter of the model's environment, which runs the worker (default: this one)
     COG_SETUP_TIMEOUT     seconds setup() may take before health turns SETUP_FAILED (default: no limit)
     COG_WEIGHTS           passed to setup(weights=...) when setup() takes it
+    COG_MAX_REQUEST_BYTES     largest request body (default 64 MiB); larger: 413
+    COG_MAX_INPUT_FILE_BYTES  largest file input fetched from a URL (default 1 GiB); larger fails the prediction
     WEBHOOK_AUTH_TOKEN    sent as `Authorization: Bearer ...` with every webhook request
 
 From Python (e.g. the CLI's `cog serve`, without Docker): `serve(predict_ref, project_dir=..., host=..., port=...)`.
@@ -129,8 +131,9 @@ def create_app(settings: Settings, request_shutdown: Optional[Callable[[], None]
     def runtime_of(request: Request) -> Runtime:
         return request.app.state.runtime  # type: ignore[no-any-return]
 
-    @app.get("/")
-    async def index() -> Response:
+    # Plain Starlette routes: the handlers read the body themselves, so FastAPI's per-request dependency
+    # resolution would only add latency.
+    async def index(request: Request) -> Response:
         urls = {
             "cog_version": __version__,
             "openapi_url": "/openapi.json",
@@ -144,7 +147,6 @@ def create_app(settings: Settings, request_shutdown: Optional[Callable[[], None]
             urls[f"{collection}_cancel_url"] = f"/{collection}/{{{collection[:-1]}_id}}/cancel"
         return _json(urls)
 
-    @app.get("/health-check")
     async def health_check(request: Request) -> Response:
         runtime = runtime_of(request)
         return _json({
@@ -153,21 +155,18 @@ def create_app(settings: Settings, request_shutdown: Optional[Callable[[], None]
             "version": {"cog": __version__, "python": platform.python_version()},
         })
 
-    @app.get("/openapi.json")
     async def openapi(request: Request) -> Response:
         runtime = runtime_of(request)
         if not runtime.schema:
             return _json({"detail": f"the schema is known once setup has succeeded ({runtime.status})"}, 503)
         return _json(runtime.schema)
 
-    @app.get("/metrics")
     async def metrics(request: Request) -> Response:
         runtime = runtime_of(request)
         text = runtime.metrics.render(runtime.waiting, settings.max_concurrency)
         return Response(text, media_type="text/plain; version=0.0.4")
 
-    @app.post("/shutdown")
-    async def shutdown() -> Response:
+    async def shutdown(request: Request) -> Response:
         if request_shutdown is not None:
             request_shutdown()
         return _json({})
@@ -238,24 +237,28 @@ def create_app(settings: Settings, request_shutdown: Optional[Callable[[], None]
         finally:
             job.listeners.remove(events)
 
-    async def cancel(request: Request, job_id: str) -> Response:
+    async def cancel(request: Request) -> Response:
+        job_id = request.path_params["job_id"]
         if not runtime_of(request).cancel(job_id):
             return _json({"detail": f"no prediction {job_id!r} is in flight"}, 404)
         return _json({})
 
-    collections = ["predictions"] + (["trainings"] if settings.train_ref else [])
-    for collection in collections:
-        noun = collection[:-1]
+    app.add_route("/", index, methods=["GET"])
+    app.add_route("/health-check", health_check, methods=["GET"])
+    app.add_route("/openapi.json", openapi, methods=["GET"])
+    app.add_route("/metrics", metrics, methods=["GET"])
+    app.add_route("/shutdown", shutdown, methods=["POST"])
+    for collection in ["predictions"] + (["trainings"] if settings.train_ref else []):
 
         async def create_new(request: Request, collection: str = collection) -> Response:
             return await create(request, collection, None)
 
-        async def create_idempotent(request: Request, job_id: str, collection: str = collection) -> Response:
-            return await create(request, collection, job_id)
+        async def create_idempotent(request: Request, collection: str = collection) -> Response:
+            return await create(request, collection, request.path_params["job_id"])
 
-        app.add_api_route(f"/{collection}", create_new, methods=["POST"])
-        app.add_api_route(f"/{collection}/{{job_id}}", create_idempotent, methods=["PUT"], name=f"put_{noun}")
-        app.add_api_route(f"/{collection}/{{job_id}}/cancel", cancel, methods=["POST"], name=f"cancel_{noun}")
+        app.add_route(f"/{collection}", create_new, methods=["POST"])
+        app.add_route(f"/{collection}/{{job_id}}", create_idempotent, methods=["PUT"])
+        app.add_route(f"/{collection}/{{job_id}}/cancel", cancel, methods=["POST"])
     return app
 
 
@@ -270,7 +273,7 @@ def run(settings: Settings, host: str, port: int) -> None:
 
     app = create_app(settings, request_shutdown)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, access_log=False, log_level="warning",
-                                           lifespan="on"))
+                                           lifespan="on", proxy_headers=False, server_header=False))
     log.info("serving %s on http://%s:%d", settings.predict_ref, host, port)
     server.run()
 

@@ -6,6 +6,7 @@ A *job* is a prediction or a training; both run the same way, through the same w
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -63,6 +64,8 @@ class Settings:
             "setup_timeout": float(env["COG_SETUP_TIMEOUT"]) if env.get("COG_SETUP_TIMEOUT") else None,
             "webhook_auth_token": env.get("WEBHOOK_AUTH_TOKEN") or None,
             "queue_size": int(env.get("COG_QUEUE_SIZE", "64")),
+            "max_body_bytes": int(env.get("COG_MAX_REQUEST_BYTES", str(cls.max_body_bytes))),
+            "max_input_file_bytes": int(env.get("COG_MAX_INPUT_FILE_BYTES", str(cls.max_input_file_bytes))),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
@@ -235,6 +238,7 @@ class Runtime:
         self._background: "set[asyncio.Task[Any]]" = set()
         self._crashes_in_a_row = 0
         self._stopping = False
+        self._takes_files: Dict[str, bool] = {}
         self.client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0))
 
     # -- lifecycle --------------------------------------------------------------------------------------
@@ -279,7 +283,12 @@ class Runtime:
         if self.settings.max_concurrency > 1 and not message["is_async"]:
             log.warning("predict() is synchronous: predictions run one at a time although concurrency.max is %d; "
                         "make it `async def` to run them concurrently", self.settings.max_concurrency)
+        self._takes_files = {
+            kind: signature is not None and any(f.kind in ("path", "file") for f in signature.inputs)
+            for kind, signature in (("predict", self.signature), ("train", self.train_signature))
+        }
         self._finish_setup("succeeded")
+        gc.freeze()  # what exists now lives as long as the server: keep it out of every collection's scan
         self.status = READY
         self._ready.set()
         self.spawn(self._watch(worker))
@@ -365,7 +374,7 @@ class Runtime:
 
     async def run(self, job: Job, arguments: Dict[str, Any]) -> None:
         """Take `job` to a terminal state: fetch its files, wait for a slot, run it in the worker."""
-        directory = tempfile.mkdtemp(prefix="cog-input-") if self._has_files(job) else None
+        directory = tempfile.mkdtemp(prefix="cog-input-") if self._takes_files[job.kind] else None
         try:
             if directory is not None:
                 signature = self.signature if job.kind == "predict" else self.train_signature
@@ -395,10 +404,6 @@ class Runtime:
             if job.webhook is not None:
                 await job.webhook.completed()
             job.done.set()
-
-    def _has_files(self, job: Job) -> bool:
-        signature = self.signature if job.kind == "predict" else self.train_signature
-        return signature is not None and any(f.kind in ("path", "file") for f in signature.inputs)
 
     async def _run_in_worker(self, job: Job, arguments: Dict[str, Any]) -> None:
         await self._ready.wait()

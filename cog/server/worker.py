@@ -30,6 +30,7 @@ import contextvars
 import dataclasses
 import enum
 import faulthandler
+import gc
 import importlib
 import importlib.util
 import inspect
@@ -528,6 +529,7 @@ def serve(predict_ref: str, train_ref: Optional[str], fds: str) -> int:
     sys.stdout = sys.stderr = worker.logs  # type: ignore[assignment]
     if not worker.setup():
         return 1
+    gc.freeze()  # the loaded model stays for good: spare it from every garbage collection's scan
     if worker.is_async:
         worker.serve_async(commands_fd)
     else:
