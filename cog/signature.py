@@ -134,7 +134,7 @@ def _output_from_json(data: Dict[str, Any]) -> OutputType:
 # Reading a declaration
 
 
-def signature_of(fn: Callable[..., Any], *, skip: Tuple[str, ...] = ()) -> Signature:
+def signature_of(fn: Callable[..., Any]) -> Signature:
     """The Signature of a predict()/run()/train() callable; raises SignatureError naming the parameter."""
     declared = getattr(fn, DECLARED_INPUTS_ATTR, None)
     hints = _type_hints(fn)
@@ -142,8 +142,7 @@ def signature_of(fn: Callable[..., Any], *, skip: Tuple[str, ...] = ()) -> Signa
         inputs = [_input_field(d.name, d.type, d.info, i) for i, d in enumerate(declared)]
     else:
         inputs = []
-        params = [p for p in inspect.signature(fn).parameters.values() if p.name not in skip]
-        for p in params:
+        for p in inspect.signature(fn).parameters.values():
             if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
                 raise SignatureError(f"parameter {p.name!r}: *args and **kwargs are not supported; name each input")
             if p.name not in hints:
