@@ -265,6 +265,7 @@ def create_app(settings: Settings, request_shutdown: Optional[Callable[[], None]
 def run(settings: Settings, host: str, port: int) -> None:
     """Serve until SIGTERM/SIGINT or POST /shutdown; on the way out, in-flight jobs finish first."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per webhook request is noise
     server: Optional[uvicorn.Server] = None
 
     def request_shutdown() -> None:

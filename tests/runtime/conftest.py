@@ -137,12 +137,13 @@ class Receiver:
 
     def wait_for_completed(self, path: str = "/webhook", timeout: float = 10) -> Dict[str, Any]:
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while True:
             done = [w for w in self.webhooks(path) if w["status"] in ("succeeded", "failed", "canceled")]
             if done:
                 return done[-1]
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no completed webhook; got {self.webhooks(path)}")
             time.sleep(0.02)
-        raise AssertionError(f"no completed webhook; got {self.webhooks(path)}")
 
 
 @pytest.fixture
