@@ -33,7 +33,7 @@ _UNION_ORIGINS: Tuple[Any, ...] = (typing.Union,)
 if sys.version_info >= (3, 10):
     import types as _types
 
-    _UNION_ORIGINS += (_types.UnionType,)
+    _UNION_ORIGINS += (_types.UnionType,)  # novermin (guarded by the version check)
 
 # The primitive kinds an input or output value can have.
 STR, INT, FLOAT, BOOL, PATH, FILE, SECRET, ANY, OBJECT = (
