@@ -5,5 +5,31 @@ the model's own environment may pin any version of anything.
 """
 
 from cog._version import __version__
+from cog.predictor import BasePredictor, BaseRunner, FieldInfo, Input, Model, input, streaming
+from cog.types import (
+    AsyncConcatenateIterator,
+    BaseModel,
+    CancelationException,
+    ConcatenateIterator,
+    File,
+    Path,
+    Secret,
+)
 
-__all__ = ["__version__"]
+__all__ = [
+    "__version__",
+    "AsyncConcatenateIterator",
+    "BaseModel",
+    "BasePredictor",
+    "BaseRunner",
+    "CancelationException",
+    "ConcatenateIterator",
+    "FieldInfo",
+    "File",
+    "Input",
+    "Model",
+    "Path",
+    "Secret",
+    "input",
+    "streaming",
+]

@@ -1,0 +1,141 @@
+"""The two ways to declare a model, both normalized by cog.signature into one Signature.
+
+Current Cog style::
+
+    class Predictor(cog.BasePredictor):          # or cog.BaseRunner with run()
+        def setup(self, weights=None): ...
+        def predict(self, text: str = cog.Input(description="Text")) -> str: ...
+
+Original style::
+
+    class Model(cog.Model):
+        def setup(self): ...
+        @cog.input("text", type=str, help="Text")
+        def run(self, text): ...
+
+Standard library only: this module is imported inside the model's own environment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, List, Optional, Sequence, TypeVar
+
+__all__ = ["BasePredictor", "BaseRunner", "FieldInfo", "Input", "Model", "input", "streaming"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    """What Input(...) or @cog.input(...) says about one parameter, before its type is known."""
+
+    default: Any = MISSING
+    description: Optional[str] = None
+    ge: Optional[float] = None
+    le: Optional[float] = None
+    min_length: Optional[int] = None
+    max_length: Optional[int] = None
+    regex: Optional[str] = None
+    choices: Optional[List[Any]] = None
+    deprecated: Optional[bool] = None
+
+
+def Input(  # noqa: N802 - Cog's public name
+    default: Any = MISSING,
+    *,
+    description: Optional[str] = None,
+    ge: Optional[float] = None,
+    le: Optional[float] = None,
+    min_length: Optional[int] = None,
+    max_length: Optional[int] = None,
+    regex: Optional[str] = None,
+    choices: Optional[Sequence[Any]] = None,
+    deprecated: Optional[bool] = None,
+) -> Any:
+    """Describe a predict() parameter: `text: str = Input(description="...", default="hi")`."""
+    return FieldInfo(
+        default=default,
+        description=description,
+        ge=ge,
+        le=le,
+        min_length=min_length,
+        max_length=max_length,
+        regex=regex,
+        choices=list(choices) if choices is not None else None,
+        deprecated=deprecated,
+    )
+
+
+@dataclass(frozen=True)
+class DeclaredInput:
+    """One @cog.input(...) of the original dialect: the type travels with the declaration."""
+
+    name: str
+    type: Any
+    info: FieldInfo = field(default_factory=FieldInfo)
+
+
+DECLARED_INPUTS_ATTR = "_cog_inputs"
+
+
+def input(  # noqa: A001 - the original dialect's public name
+    name: str,
+    type: Any = str,  # noqa: A002
+    help: Optional[str] = None,  # noqa: A002
+    default: Any = MISSING,
+    min: Optional[float] = None,  # noqa: A002
+    max: Optional[float] = None,  # noqa: A002
+    options: Optional[Sequence[Any]] = None,
+) -> Callable[[F], F]:
+    """Original-dialect input declaration, stacked on run(): `@cog.input("text", type=str, help="...")`."""
+    info = FieldInfo(
+        default=default,
+        description=help,
+        ge=min,
+        le=max,
+        choices=list(options) if options is not None else None,
+    )
+
+    def decorate(run: F) -> F:
+        declared = list(getattr(run, DECLARED_INPUTS_ATTR, []))
+        # Decorators apply bottom-up; prepend so the schema keeps the order the author wrote.
+        declared.insert(0, DeclaredInput(name=name, type=type, info=info))
+        setattr(run, DECLARED_INPUTS_ATTR, declared)
+        return run
+
+    return decorate
+
+
+def streaming(fn: Any = None) -> Any:
+    """Accepted for compatibility with Cog (`@cog.streaming`); every iterator output streams here."""
+    if fn is None:
+        return lambda inner: inner
+    return fn
+
+
+class BasePredictor:
+    """Current Cog style: override setup() (optional) and predict()."""
+
+    def setup(self, weights: Any = None) -> None:
+        """Load the model once, before the first prediction."""
+
+
+class BaseRunner(BasePredictor):
+    """Cog's newer name for BasePredictor, whose entry point is run() instead of predict()."""
+
+
+class Model:
+    """Original style: override setup() and run(), declare inputs with @cog.input."""
+
+    def setup(self) -> None:
+        """Load the model once, before the first prediction."""
+

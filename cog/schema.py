@@ -1,0 +1,210 @@
+"""The OpenAPI document of a model's HTTP API, computed from its Signature(s) in the shape Cog produces.
+
+Standard library only, so the schema can be computed in the model's environment
+(`python -m cog.server.worker --openapi predict.py:Predictor`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional
+
+from cog._version import __version__
+from cog.signature import ANY, BOOL, FILE, FLOAT, INT, OBJECT, PATH, SECRET, STR, InputField, OutputType, Signature
+
+STATUSES = ["starting", "processing", "succeeded", "canceled", "failed"]
+WEBHOOK_EVENTS = ["start", "output", "logs", "completed"]
+
+
+def _title(name: str) -> str:
+    return name.replace("_", " ").title()
+
+
+def _kind_schema(kind: str) -> Dict[str, Any]:
+    return {
+        STR: {"type": "string"},
+        INT: {"type": "integer"},
+        FLOAT: {"type": "number"},
+        BOOL: {"type": "boolean"},
+        PATH: {"type": "string", "format": "uri"},
+        FILE: {"type": "string", "format": "uri"},
+        SECRET: {"type": "string", "format": "password", "writeOnly": True, "x-cog-secret": True},
+        ANY: {},
+    }[kind]
+
+
+def _input_property(f: InputField, enums: Dict[str, Any]) -> Dict[str, Any]:
+    if f.choices is not None:
+        # Cog names an enum component after its parameter and refers to it with allOf.
+        enums[f.name] = {"title": f.name, "description": "An enumeration.", "enum": f.choices,
+                         **_kind_schema(f.kind)}
+        item: Dict[str, Any] = {"allOf": [{"$ref": f"#/components/schemas/{f.name}"}]}
+    else:
+        item = _kind_schema(f.kind)
+    # Cog leaves the title off properties that refer to an enum component.
+    prop: Dict[str, Any] = {} if f.choices is not None and not f.array else {"title": _title(f.name)}
+    if f.array:
+        prop.update({"type": "array", "items": item})
+    else:
+        prop.update(item)
+    if f.nullable:
+        prop["nullable"] = True
+    if f.description is not None:
+        prop["description"] = f.description
+    if not f.required and f.default is not None:
+        prop["default"] = f.default
+    constraints = {"minimum": f.ge, "maximum": f.le, "minLength": f.min_length, "maxLength": f.max_length,
+                   "pattern": f.regex, "deprecated": f.deprecated}
+    prop.update({k: v for k, v in constraints.items() if v is not None})
+    prop["x-order"] = f.order
+    return prop
+
+
+def input_schema(signature: Signature, title: str, enums: Dict[str, Any]) -> Dict[str, Any]:
+    schema: Dict[str, Any] = {
+        "title": title,
+        "type": "object",
+        "properties": {f.name: _input_property(f, enums) for f in signature.inputs},
+    }
+    required = [f.name for f in signature.inputs if f.required]
+    if required:
+        schema["required"] = required
+    return schema
+
+
+def output_schema(output: OutputType, title: Optional[str] = "Output") -> Dict[str, Any]:
+    if output.kind == OBJECT:
+        item: Dict[str, Any] = {
+            "type": "object",
+            "properties": {
+                name: {"title": _title(name), **output_schema(t, title=None)} for name, t in output.properties.items()
+            },
+        }
+        if output.required:
+            item["required"] = output.required
+    else:
+        item = _kind_schema(output.kind)
+    schema: Dict[str, Any] = {} if title is None else {"title": title}
+    if output.array or output.iterator:
+        schema.update({"type": "array", "items": item})
+        if output.iterator:
+            schema["x-cog-array-type"] = "iterator"
+        if output.concatenate:
+            schema["x-cog-array-display"] = "concatenate"
+    else:
+        schema.update(item)
+    if output.nullable:
+        schema["nullable"] = True
+    return schema
+
+
+def _ref(name: str) -> Dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json_response(schema: Dict[str, Any], description: str = "Successful Response") -> Dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _job_schemas(noun: str, input_name: str, output_name: str) -> Dict[str, Dict[str, Any]]:
+    """PredictionRequest/PredictionResponse (or the Training twins)."""
+    request = {
+        "title": f"{noun}Request",
+        "type": "object",
+        "properties": {
+            "id": {"title": "Id", "type": "string"},
+            "created_at": {"title": "Created At", "type": "string", "format": "date-time"},
+            "input": _ref(input_name),
+            "webhook": {"title": "Webhook", "type": "string", "format": "uri", "minLength": 1, "maxLength": 65536},
+            "webhook_events_filter": {"type": "array", "items": _ref("WebhookEvent"), "default": WEBHOOK_EVENTS},
+            "output_file_prefix": {"title": "Output File Prefix", "type": "string"},
+        },
+    }
+    timestamp = {"type": "string", "format": "date-time"}
+    response = {
+        "title": f"{noun}Response",
+        "type": "object",
+        "properties": {
+            "id": {"title": "Id", "type": "string"},
+            "created_at": {"title": "Created At", **timestamp},
+            "started_at": {"title": "Started At", **timestamp},
+            "completed_at": {"title": "Completed At", **timestamp},
+            "status": _ref("Status"),
+            "input": _ref(input_name),
+            "output": _ref(output_name),
+            "logs": {"title": "Logs", "type": "string", "default": ""},
+            "error": {"title": "Error", "type": "string"},
+            "metrics": {"title": "Metrics", "type": "object"},
+        },
+    }
+    return {f"{noun}Request": request, f"{noun}Response": response}
+
+
+def _job_paths(collection: str, noun: str) -> Dict[str, Any]:
+    body = {"content": {"application/json": {"schema": _ref(f"{noun}Request")}}}
+    responses = {
+        "200": _json_response(_ref(f"{noun}Response")),
+        "202": _json_response(_ref(f"{noun}Response"), "Accepted: the job runs in the background"),
+        "422": _json_response(_ref("HTTPValidationError"), "Validation Error"),
+    }
+    prefer = {"name": "prefer", "in": "header", "required": False, "schema": {"title": "Prefer", "type": "string"}}
+    job_id = {"name": f"{noun.lower()}_id", "in": "path", "required": True,
+              "schema": {"title": f"{noun} ID", "type": "string"}}
+    return {
+        f"/{collection}": {"post": {
+            "summary": noun, "operationId": f"{collection}_post", "parameters": [prefer],
+            "requestBody": body, "responses": responses,
+        }},
+        f"/{collection}/{{{noun.lower()}_id}}": {"put": {
+            "summary": f"{noun} (idempotent)", "operationId": f"{collection}_idempotent_put",
+            "parameters": [job_id, prefer], "requestBody": body, "responses": responses,
+        }},
+        f"/{collection}/{{{noun.lower()}_id}}/cancel": {"post": {
+            "summary": f"Cancel {noun}", "operationId": f"{collection}_cancel_post", "parameters": [job_id],
+            "responses": {"200": _json_response({}), "404": _json_response({}, "Not Found")},
+        }},
+    }
+
+
+def openapi_schema(predict: Signature, train: Optional[Signature] = None) -> Dict[str, Any]:
+    enums: Dict[str, Any] = {}
+    schemas: Dict[str, Any] = {
+        "Input": input_schema(predict, "Input", enums),
+        "Output": output_schema(predict.output),
+        **_job_schemas("Prediction", "Input", "Output"),
+        "Status": {"title": "Status", "description": "An enumeration.", "type": "string", "enum": STATUSES},
+        "WebhookEvent": {"title": "WebhookEvent", "description": "An enumeration.", "type": "string",
+                         "enum": WEBHOOK_EVENTS},
+        "ValidationError": {
+            "title": "ValidationError", "type": "object", "required": ["loc", "msg", "type"],
+            "properties": {
+                "loc": {"title": "Location", "type": "array",
+                        "items": {"anyOf": [{"type": "string"}, {"type": "integer"}]}},
+                "msg": {"title": "Message", "type": "string"},
+                "type": {"title": "Error Type", "type": "string"},
+            },
+        },
+        "HTTPValidationError": {
+            "title": "HTTPValidationError", "type": "object",
+            "properties": {"detail": {"title": "Detail", "type": "array", "items": _ref("ValidationError")}},
+        },
+    }
+    paths: Dict[str, Any] = {
+        "/": {"get": {"summary": "Root", "operationId": "root_get", "responses": {"200": _json_response({})}}},
+        "/health-check": {"get": {"summary": "Healthcheck", "operationId": "healthcheck_get",
+                                  "responses": {"200": _json_response({})}}},
+        "/shutdown": {"post": {"summary": "Shutdown", "operationId": "shutdown_post",
+                               "responses": {"200": _json_response({})}}},
+        **_job_paths("predictions", "Prediction"),
+    }
+    if train is not None:
+        schemas["TrainingInput"] = input_schema(train, "TrainingInput", enums)
+        schemas["TrainingOutput"] = output_schema(train.output, "TrainingOutput")
+        schemas.update(_job_schemas("Training", "TrainingInput", "TrainingOutput"))
+        paths.update(_job_paths("trainings", "Training"))
+    schemas.update(enums)
+    return {
+        "openapi": "3.0.2",
+        "info": {"title": "Cog", "version": __version__},
+        "paths": paths,
+        "components": {"schemas": schemas},
+    }

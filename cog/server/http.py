@@ -1,0 +1,315 @@
+"""The HTTP prediction server: Cog's HTTP API over a model that runs in a worker subprocess.
+
+Starting it (what the image's entry point and `cog serve` rely on)::
+
+    python -m cog.server.http [--host 0.0.0.0] [--port N] [--upload-url URL]
+
+run in the project directory (the directory that holds cog.yaml and the model code), configured by:
+
+    PORT                  port to listen on when --port is not given (default 5000)
+    COG_PREDICT           the predictor, "predict.py:Predictor" (path relative to the working directory; the
+                          syntax of cog.yaml's `predict:`, and of the original dialect's `model:`)
+    COG_TRAIN             optional trainer, same syntax ("train.py:train"); adds the /trainings endpoints
+    COG_MAX_CONCURRENCY   predictions run at once (default 1); more wait in a queue
+    COG_QUEUE_SIZE        predictions that may wait for a slot (default 64); beyond it: 409 with Retry-After
+    COG_WORKER_PYTHON     interpreter of the model's environment, which runs the worker (default: this one)
+    COG_SETUP_TIMEOUT     seconds setup() may take before health turns SETUP_FAILED (default: no limit)
+    COG_WEIGHTS           passed to setup(weights=...) when setup() takes it
+    COG_MAX_REQUEST_BYTES     largest request body (default 64 MiB); larger: 413
+    COG_MAX_INPUT_FILE_BYTES  largest file input fetched from a URL (default 1 GiB); larger fails the prediction
+    WEBHOOK_AUTH_TOKEN    sent as `Authorization: Bearer ...` with every webhook request
+
+From Python (e.g. the CLI's `cog serve`, without Docker): `serve(predict_ref, project_dir=..., host=..., port=...)`.
+The OpenAPI schema without starting anything: `cog.server.worker.openapi_schema_for(predict_ref, ...)`, or
+`python -m cog.server.worker --openapi predict.py:Predictor` on the model's interpreter.
+
+Endpoints: GET / (index), GET /health-check, GET /openapi.json, GET /metrics (Prometheus), POST /predictions
+(sync; `Prefer: respond-async` -> 202; `Accept: text/event-stream` -> server-sent events),
+PUT /predictions/{id} (idempotent), POST /predictions/{id}/cancel, POST /shutdown, and /trainings twins.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import platform
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator, Callable, Dict, List, Optional
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import Response, StreamingResponse
+
+from cog._version import __version__
+from cog.server.runner import DEFUNCT, SETUP_FAILED, STARTING, Job, Runtime, Settings
+from cog.server.webhook import EVENTS
+from cog.signature import InputError
+
+log = logging.getLogger("cog.server")
+
+JOB_KINDS = {"predictions": "predict", "trainings": "train"}
+
+
+class RequestError(Exception):
+    """A client mistake: answered with `status` and a one-line message naming the field."""
+
+    def __init__(self, status: int, message: str, loc: Optional[List[str]] = None,
+                 headers: Optional[Dict[str, str]] = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.loc = loc
+        self.headers = headers
+
+
+def _json(data: Any, status: int = 200, headers: Optional[Dict[str, str]] = None) -> Response:
+    body = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return Response(body, status_code=status, headers=headers, media_type="application/json")
+
+
+def _error_response(exc: RequestError) -> Response:
+    if exc.loc is not None:  # the shape FastAPI (and so Cog) gives validation errors
+        detail: Any = [{"loc": exc.loc, "msg": exc.message, "type": "value_error"}]
+    else:
+        detail = exc.message
+    return _json({"detail": detail}, exc.status, exc.headers)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise RequestError(413, f"the request body is larger than the limit of {limit} bytes")
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise RequestError(413, f"the request body is larger than the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _parse_request(body: bytes) -> Dict[str, Any]:
+    try:
+        payload = json.loads(body) if body else {}
+    except ValueError as exc:
+        raise RequestError(422, f"the request body is not valid JSON: {exc}", ["body"]) from None
+    if not isinstance(payload, dict):
+        raise RequestError(422, "the request body must be a JSON object", ["body"])
+    for name in ("id", "webhook", "output_file_prefix", "created_at"):
+        if payload.get(name) is not None and not isinstance(payload[name], str):
+            raise RequestError(422, f"{name} must be a string", ["body", name])
+    webhook = payload.get("webhook")
+    if webhook is not None and not webhook.startswith(("http://", "https://")):
+        raise RequestError(422, "webhook must be an http(s) URL", ["body", "webhook"])
+    events = payload.get("webhook_events_filter")
+    if events is not None and (not isinstance(events, list) or not set(events) <= set(EVENTS)):
+        raise RequestError(422, f"webhook_events_filter must be a list of {', '.join(EVENTS)}",
+                           ["body", "webhook_events_filter"])
+    return payload
+
+
+def _sse(event: str, data: Any) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+
+
+def create_app(settings: Settings, request_shutdown: Optional[Callable[[], None]] = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = Runtime(settings)
+        app.state.runtime = runtime
+        runtime.start()
+        yield
+        await runtime.shutdown()
+
+    app = FastAPI(title="Cog", version=__version__, lifespan=lifespan,
+                  openapi_url=None, docs_url=None, redoc_url=None)  # /openapi.json is the model's, below
+
+    def runtime_of(request: Request) -> Runtime:
+        return request.app.state.runtime  # type: ignore[no-any-return]
+
+    # Plain Starlette routes: the handlers read the body themselves, so FastAPI's per-request dependency
+    # resolution would only add latency.
+    async def index(request: Request) -> Response:
+        urls = {
+            "cog_version": __version__,
+            "openapi_url": "/openapi.json",
+            "shutdown_url": "/shutdown",
+            "healthcheck_url": "/health-check",
+            "metrics_url": "/metrics",
+        }
+        for collection in ("predictions",) + (("trainings",) if settings.train_ref else ()):
+            urls[f"{collection}_url"] = f"/{collection}"
+            urls[f"{collection}_idempotent_url"] = f"/{collection}/{{{collection[:-1]}_id}}"
+            urls[f"{collection}_cancel_url"] = f"/{collection}/{{{collection[:-1]}_id}}/cancel"
+        return _json(urls)
+
+    async def health_check(request: Request) -> Response:
+        runtime = runtime_of(request)
+        return _json({
+            "status": runtime.health,
+            "setup": runtime.setup or None,
+            "version": {"cog": __version__, "python": platform.python_version()},
+        })
+
+    async def openapi(request: Request) -> Response:
+        runtime = runtime_of(request)
+        if not runtime.schema:
+            return _json({"detail": f"the schema is known once setup has succeeded ({runtime.status})"}, 503)
+        return _json(runtime.schema)
+
+    async def metrics(request: Request) -> Response:
+        runtime = runtime_of(request)
+        text = runtime.metrics.render(runtime.waiting, settings.max_concurrency)
+        return Response(text, media_type="text/plain; version=0.0.4")
+
+    async def shutdown(request: Request) -> Response:
+        if request_shutdown is not None:
+            request_shutdown()
+        return _json({})
+
+    async def create(request: Request, collection: str, job_id: Optional[str]) -> Response:
+        runtime = runtime_of(request)
+        try:
+            return await _create(request, runtime, JOB_KINDS[collection], job_id)
+        except RequestError as exc:
+            return _error_response(exc)
+
+    async def _create(request: Request, runtime: Runtime, kind: str, job_id: Optional[str]) -> Response:
+        payload = _parse_request(await _read_body(request, settings.max_body_bytes))
+        if job_id is not None:
+            if payload.get("id") not in (None, job_id):
+                raise RequestError(422, "the id in the body differs from the id in the URL", ["body", "id"])
+            existing = runtime.jobs.get(job_id)
+            if existing is not None:  # a retry of a job in flight: answer about that job
+                return await _respond(request, runtime, existing, None)
+        else:
+            job_id = payload.get("id")
+        if runtime.status == STARTING and runtime.signature is None:
+            raise RequestError(503, "the model is still starting (setup is running)", headers={"Retry-After": "1"})
+        if runtime.status in (SETUP_FAILED, DEFUNCT):
+            raise RequestError(503, f"the model cannot run predictions ({runtime.status})")
+        signature = runtime.signature if kind == "predict" else runtime.train_signature
+        if signature is None:
+            raise RequestError(404, "this model has no train function")
+        try:
+            arguments = signature.validate(payload.get("input", {}))
+        except InputError as exc:
+            raise RequestError(422, exc.message, ["body", "input", exc.field]) from None
+        if runtime.at_capacity():
+            raise RequestError(409, "the queue of waiting predictions is full; retry later",
+                               headers={"Retry-After": "1"})
+        if job_id is not None and job_id in runtime.jobs:
+            raise RequestError(409, f"a prediction with id {job_id!r} is already running; use PUT to rejoin it",
+                               ["body", "id"])
+        return await _respond(request, runtime, runtime.new_job(kind, job_id, payload), arguments)
+
+    async def _respond(request: Request, runtime: Runtime, job: Job, arguments: Optional[Dict[str, Any]]) -> Response:
+        """Start the job (unless `arguments` is None: it runs already) and answer as the client asked."""
+        if "text/event-stream" in request.headers.get("accept", ""):
+            events: "asyncio.Queue[Any]" = asyncio.Queue()
+            job.listeners.append(events)
+            if arguments is not None:
+                runtime.spawn(runtime.run(job, arguments))
+            elif job.status == "processing":
+                events.put_nowait(("start", {"id": job.id, "status": job.status}))
+            return StreamingResponse(_stream(job, events), media_type="text/event-stream")
+        respond_async = "respond-async" in request.headers.get("prefer", "")
+        if respond_async:
+            if arguments is not None:
+                runtime.spawn(runtime.run(job, arguments))
+        elif arguments is not None:
+            # In the request's own task, which nothing cancels (uvicorn lets a request finish even when its
+            # client hangs up): one scheduling hop less on the hot path.
+            await runtime.run(job, arguments)
+        else:
+            await job.done.wait()
+        return _json(job.to_json(), 202 if respond_async else 200)
+
+    async def _stream(job: Job, events: "asyncio.Queue[Any]") -> AsyncIterator[str]:
+        try:
+            while True:
+                event, data = await events.get()
+                yield _sse(event, data)
+                if event == "completed":
+                    return
+        finally:
+            job.listeners.remove(events)
+
+    async def cancel(request: Request) -> Response:
+        job_id = request.path_params["job_id"]
+        if not runtime_of(request).cancel(job_id):
+            return _json({"detail": f"no prediction {job_id!r} is in flight"}, 404)
+        return _json({})
+
+    app.add_route("/", index, methods=["GET"])
+    app.add_route("/health-check", health_check, methods=["GET"])
+    app.add_route("/openapi.json", openapi, methods=["GET"])
+    app.add_route("/metrics", metrics, methods=["GET"])
+    app.add_route("/shutdown", shutdown, methods=["POST"])
+    for collection in ["predictions"] + (["trainings"] if settings.train_ref else []):
+
+        async def create_new(request: Request, collection: str = collection) -> Response:
+            return await create(request, collection, None)
+
+        async def create_idempotent(request: Request, collection: str = collection) -> Response:
+            return await create(request, collection, request.path_params["job_id"])
+
+        app.add_route(f"/{collection}", create_new, methods=["POST"])
+        app.add_route(f"/{collection}/{{job_id}}", create_idempotent, methods=["PUT"])
+        app.add_route(f"/{collection}/{{job_id}}/cancel", cancel, methods=["POST"])
+    return app
+
+
+def run(settings: Settings, host: str, port: int) -> None:
+    """Serve until SIGTERM/SIGINT or POST /shutdown; on the way out, in-flight jobs finish first."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per webhook request is noise
+    server: Optional[uvicorn.Server] = None
+
+    def request_shutdown() -> None:
+        assert server is not None
+        server.should_exit = True
+
+    app = create_app(settings, request_shutdown)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, access_log=False, log_level="warning",
+                                           lifespan="on", proxy_headers=False, server_header=False))
+    log.info("serving %s on http://%s:%d", settings.predict_ref, host, port)
+    server.run()
+
+
+def serve(
+    predict_ref: str,
+    *,
+    project_dir: str = ".",
+    host: str = "127.0.0.1",
+    port: int = 5000,
+    train_ref: Optional[str] = None,
+    max_concurrency: int = 1,
+    worker_python: Optional[str] = None,
+    upload_url: Optional[str] = None,
+    setup_timeout: Optional[float] = None,
+) -> None:
+    """Run the prediction server for a project directory in this process (`cog serve`, no Docker)."""
+    settings = Settings.from_env(
+        predict_ref=predict_ref, train_ref=train_ref, project_dir=os.path.abspath(project_dir),
+        max_concurrency=max_concurrency, worker_python=worker_python, upload_url=upload_url,
+        setup_timeout=setup_timeout,
+    )
+    run(settings, host, port)
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m cog.server.http", description="Serve a Cog model over HTTP.")
+    parser.add_argument("--host", default="0.0.0.0")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "5000")))
+    parser.add_argument("--upload-url", help="PUT output files under this URL instead of returning data URIs")
+    args = parser.parse_args(argv)
+    run(Settings.from_env(upload_url=args.upload_url, project_dir=os.getcwd()), args.host, args.port)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,383 @@
+"""A model's signature: its inputs and output, normalized from either declaration style.
+
+`signature_of(fn)` reads a predict()/run()/train() method or a plain function (Input(...) defaults, or the
+original dialect's @cog.input declarations) into a `Signature`. The Signature validates request inputs,
+produces the OpenAPI schema (cog.schema) and travels as JSON from the worker to the HTTP server.
+
+Standard library only (typing_extensions optional): this module runs inside the model's own environment.
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import inspect
+import math
+import pathlib
+import re
+import sys
+import typing
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from cog.predictor import DECLARED_INPUTS_ATTR, MISSING, FieldInfo
+from cog.types import AsyncConcatenateIterator, BaseModel, ConcatenateIterator, File, Path, Secret
+
+try:  # typing_extensions.Literal is a distinct object on old Pythons
+    import typing_extensions
+
+    _LITERALS: Tuple[Any, ...] = (typing.Literal, typing_extensions.Literal)
+except ImportError:  # pragma: no cover - depends on the model's environment
+    _LITERALS = (typing.Literal,)
+
+_UNION_ORIGINS: Tuple[Any, ...] = (typing.Union,)
+if sys.version_info >= (3, 10):
+    import types as _types
+
+    _UNION_ORIGINS += (_types.UnionType,)  # novermin (guarded by the version check)
+
+# The primitive kinds an input or output value can have.
+STR, INT, FLOAT, BOOL, PATH, FILE, SECRET, ANY, OBJECT = (
+    "str", "int", "float", "bool", "path", "file", "secret", "any", "object",
+)
+_KIND_OF_TYPE: Dict[Any, str] = {
+    str: STR, int: INT, float: FLOAT, bool: BOOL,
+    Path: PATH, pathlib.Path: PATH, File: FILE, Secret: SECRET,
+}
+_INPUT_KINDS_HELP = "str, int, float, bool, cog.Path, cog.File, cog.Secret, a list of one of them, or Literal[...]"
+_ITERATOR_ORIGINS = (collections.abc.Iterator, collections.abc.Generator, collections.abc.Iterable)
+_ASYNC_ITERATOR_ORIGINS = (collections.abc.AsyncIterator, collections.abc.AsyncGenerator, collections.abc.AsyncIterable)
+
+WEIGHTS_PARAMETER = "weights"
+
+
+class SignatureError(ValueError):
+    """A declaration the runtime cannot serve; the message names the parameter and says what to change."""
+
+
+class InputError(ValueError):
+    """A request input that does not fit the signature; `field` names it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass
+class InputField:
+    name: str
+    kind: str
+    order: int
+    array: bool = False
+    nullable: bool = False
+    default: Any = None
+    required: bool = True
+    description: Optional[str] = None
+    ge: Optional[float] = None
+    le: Optional[float] = None
+    min_length: Optional[int] = None
+    max_length: Optional[int] = None
+    regex: Optional[str] = None
+    choices: Optional[List[Any]] = None
+    deprecated: Optional[bool] = None
+
+
+@dataclass
+class OutputType:
+    kind: str = ANY
+    array: bool = False
+    nullable: bool = False
+    iterator: bool = False
+    concatenate: bool = False
+    # For kind == OBJECT: field name -> its type, and which fields are required.
+    properties: Dict[str, "OutputType"] = field(default_factory=dict)
+    required: List[str] = field(default_factory=list)
+
+
+@dataclass
+class Signature:
+    inputs: List[InputField]
+    output: OutputType
+
+    def to_json(self) -> Dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Dict[str, Any]) -> "Signature":
+        return cls(inputs=[InputField(**f) for f in data["inputs"]], output=_output_from_json(data["output"]))
+
+    def validate(self, payload: Any) -> Dict[str, Any]:
+        """Check a request's `input` object; return every argument (defaults filled) or raise InputError."""
+        if not isinstance(payload, dict):
+            raise InputError("input", "input must be a JSON object")
+        known = {f.name: f for f in self.inputs}
+        for name in payload:
+            if name not in known:
+                raise InputError(name, f"unknown input {name!r}; expected one of: {', '.join(known) or '(none)'}")
+        arguments: Dict[str, Any] = {}
+        for f in self.inputs:
+            if f.name in payload:
+                arguments[f.name] = coerce(f, payload[f.name])
+            elif f.required:
+                raise InputError(f.name, f"input {f.name!r} is required")
+            else:
+                arguments[f.name] = f.default
+        return arguments
+
+
+def _output_from_json(data: Dict[str, Any]) -> OutputType:
+    props = {k: _output_from_json(v) for k, v in data.get("properties", {}).items()}
+    return OutputType(**{**data, "properties": props})
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Reading a declaration
+
+
+def signature_of(fn: Callable[..., Any]) -> Signature:
+    """The Signature of a predict()/run()/train() callable; raises SignatureError naming the parameter."""
+    declared = getattr(fn, DECLARED_INPUTS_ATTR, None)
+    hints = _type_hints(fn)
+    if declared is not None:
+        inputs = [_input_field(d.name, d.type, d.info, i) for i, d in enumerate(declared)]
+    else:
+        inputs = []
+        for p in inspect.signature(fn).parameters.values():
+            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                raise SignatureError(f"parameter {p.name!r}: *args and **kwargs are not supported; name each input")
+            if p.name not in hints:
+                raise SignatureError(f"parameter {p.name!r} has no type annotation; add one, e.g. `{p.name}: str`")
+            info = p.default if isinstance(p.default, FieldInfo) else FieldInfo(
+                default=MISSING if p.default is inspect.Parameter.empty else p.default
+            )
+            inputs.append(_input_field(p.name, hints[p.name], info, len(inputs)))
+    output = _output_type(hints.get("return", Any), is_async_gen=inspect.isasyncgenfunction(fn),
+                          is_gen=inspect.isgeneratorfunction(fn))
+    return Signature(inputs=inputs, output=output)
+
+
+def _type_hints(fn: Callable[..., Any]) -> Dict[str, Any]:
+    try:
+        return typing.get_type_hints(fn)
+    except Exception as exc:  # e.g. `list[str]` in a string annotation on an old Python
+        raise SignatureError(f"cannot read the type annotations of {fn.__qualname__}: {exc}") from None
+
+
+def _unwrap_optional(tp: Any) -> Tuple[Any, bool]:
+    if typing.get_origin(tp) in _UNION_ORIGINS:
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return args[0], True
+    return tp, False
+
+
+def _kind(tp: Any) -> Optional[str]:
+    return _KIND_OF_TYPE.get(tp)
+
+
+def _input_field(name: str, annotation: Any, info: FieldInfo, order: int) -> InputField:
+    where = f"input {name!r}"
+    tp, nullable = _unwrap_optional(annotation)
+    array = False
+    choices = info.choices
+    origin = typing.get_origin(tp)
+    if origin in (list, List):
+        args = typing.get_args(tp)
+        tp, array = (args[0] if args else Any), True
+        origin = typing.get_origin(tp)
+    if origin in _LITERALS:
+        literal_values = list(typing.get_args(tp))
+        kinds = {type(v) for v in literal_values}
+        if kinds not in ({str}, {int}):
+            raise SignatureError(f"{where}: Literal values must be all strings or all integers")
+        tp, choices = kinds.pop(), literal_values
+    kind = _kind(tp)
+    if kind is None:
+        raise SignatureError(f"{where}: unsupported type {_type_name(annotation)}; use {_INPUT_KINDS_HELP}")
+    f = InputField(
+        name=name, kind=kind, order=order, array=array, nullable=nullable,
+        description=info.description, ge=info.ge, le=info.le, min_length=info.min_length,
+        max_length=info.max_length, regex=info.regex, choices=choices, deprecated=info.deprecated,
+    )
+    _check_constraints(f, where)
+    if info.default is MISSING:
+        f.required = not nullable
+    elif info.default is None:
+        f.required = False
+    else:
+        f.required = False
+        try:
+            f.default = _jsonable_default(coerce(f, info.default))
+        except InputError as exc:
+            raise SignatureError(f"{where}: default {info.default!r} is invalid: {exc.message}") from None
+    return f
+
+
+def _check_constraints(f: InputField, where: str) -> None:
+    numeric = f.kind in (INT, FLOAT)
+    if (f.ge is not None or f.le is not None) and not numeric:
+        raise SignatureError(f"{where}: ge/le (min/max) apply only to int and float inputs, not {f.kind}")
+    if (f.min_length is not None or f.max_length is not None or f.regex is not None) and f.kind not in (STR, SECRET):
+        raise SignatureError(f"{where}: min_length/max_length/regex apply only to str inputs, not {f.kind}")
+    if f.ge is not None and f.le is not None and f.ge > f.le:
+        raise SignatureError(f"{where}: ge={f.ge} is greater than le={f.le}")
+    if f.regex is not None:
+        try:
+            re.compile(f.regex)
+        except re.error as exc:
+            raise SignatureError(f"{where}: regex {f.regex!r} is not a valid regular expression: {exc}") from None
+    if f.choices is not None:
+        if f.kind not in (STR, INT):
+            raise SignatureError(f"{where}: choices are supported only for str and int inputs, not {f.kind}")
+        if not f.choices:
+            raise SignatureError(f"{where}: choices must not be empty")
+        expected = str if f.kind == STR else int
+        for c in f.choices:
+            if type(c) is not expected:
+                raise SignatureError(f"{where}: choice {c!r} is not a {f.kind}")
+
+
+def _jsonable_default(value: Any) -> Any:
+    if isinstance(value, Secret):
+        return value.get_secret_value()
+    if isinstance(value, list):
+        return [_jsonable_default(v) for v in value]
+    return value
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _is_model_class(tp: Any) -> bool:
+    """cog.BaseModel, or a pydantic model of either major version (duck-typed: no pydantic import)."""
+    return inspect.isclass(tp) and (
+        issubclass(tp, BaseModel) or hasattr(tp, "model_fields") or hasattr(tp, "__fields__")
+    )
+
+
+def _output_type(annotation: Any, *, is_async_gen: bool = False, is_gen: bool = False) -> OutputType:
+    where = "output"
+    if annotation is None or annotation is type(None) or annotation is Any:
+        return OutputType(kind=ANY, iterator=is_gen or is_async_gen)
+    tp, nullable = _unwrap_optional(annotation)
+    origin = typing.get_origin(tp)
+    iterator = concatenate = False
+    if origin in (ConcatenateIterator, AsyncConcatenateIterator) or tp in (ConcatenateIterator, AsyncConcatenateIterator):
+        args = typing.get_args(tp)
+        if args and args[0] is not str:
+            raise SignatureError(f"{where}: ConcatenateIterator items must be str, not {_type_name(args[0])}")
+        return OutputType(kind=STR, iterator=True, concatenate=True)
+    if origin in _ITERATOR_ORIGINS + _ASYNC_ITERATOR_ORIGINS:
+        args = typing.get_args(tp)
+        tp, iterator = (args[0] if args else Any), True
+        tp, nullable = _unwrap_optional(tp)
+        origin = typing.get_origin(tp)
+    array = False
+    if origin in (list, List):
+        args = typing.get_args(tp)
+        tp, array = (args[0] if args else Any), True
+        origin = typing.get_origin(tp)
+    if tp is Any or origin in (dict, Dict) or tp is dict:
+        return OutputType(kind=ANY, array=array, nullable=nullable, iterator=iterator, concatenate=concatenate)
+    if _is_model_class(tp):
+        props: Dict[str, OutputType] = {}
+        required: List[str] = []
+        for name, field_tp in typing.get_type_hints(tp).items():
+            if name.startswith("_") or typing.get_origin(field_tp) is typing.ClassVar:
+                continue
+            try:
+                props[name] = _output_type(field_tp)
+            except SignatureError as exc:
+                raise SignatureError(f"output field {name!r}: {exc}") from None
+            if _model_field_required(tp, name):
+                required.append(name)
+        return OutputType(kind=OBJECT, array=array, nullable=nullable, iterator=iterator,
+                          properties=props, required=required)
+    kind = _kind(tp)
+    if kind is None:
+        raise SignatureError(
+            f"{where}: unsupported return type {_type_name(annotation)}; use a primitive, cog.Path, a list, "
+            "a BaseModel subclass, Iterator[...] or ConcatenateIterator[str]"
+        )
+    return OutputType(kind=kind, array=array, nullable=nullable, iterator=iterator or is_gen or is_async_gen)
+
+
+def _model_field_required(cls: type, name: str) -> bool:
+    fields = getattr(cls, "model_fields", None)
+    if isinstance(fields, dict) and name in fields:  # pydantic 2
+        return bool(fields[name].is_required())
+    fields = getattr(cls, "__fields__", None)
+    if isinstance(fields, dict) and name in fields:  # pydantic 1
+        return bool(getattr(fields[name], "required", True))
+    return not hasattr(cls, name)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Validating a value against an input field
+
+
+def coerce(f: InputField, value: Any) -> Any:
+    """Return `value` checked (and, for ints given as 3.0, normalized) against the field, or raise InputError."""
+    if value is None:
+        if f.nullable or not f.required:
+            return None
+        raise InputError(f.name, f"input {f.name!r} must not be null")
+    if f.array:
+        items = value if isinstance(value, list) else [value]
+        return [_coerce_one(f, item) for item in items]
+    return _coerce_one(f, value)
+
+
+_URL_SCHEMES = ("http://", "https://", "data:")
+
+
+def _coerce_one(f: InputField, value: Any) -> Any:
+    name, kind = f.name, f.kind
+    if kind == STR or kind == SECRET:
+        if isinstance(value, Secret):
+            value = value.get_secret_value()
+        if not isinstance(value, str):
+            raise InputError(name, f"input {name!r} must be a string, got {_json_name(value)}")
+        if f.min_length is not None and len(value) < f.min_length:
+            raise InputError(name, f"input {name!r} must be at least {f.min_length} characters long")
+        if f.max_length is not None and len(value) > f.max_length:
+            raise InputError(name, f"input {name!r} must be at most {f.max_length} characters long")
+        if f.regex is not None and re.search(f.regex, value) is None:
+            raise InputError(name, f"input {name!r} must match the pattern {f.regex!r}")
+    elif kind == INT:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InputError(name, f"input {name!r} must be an integer, got {_json_name(value)}")
+    elif kind == FLOAT:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InputError(name, f"input {name!r} must be a number, got {_json_name(value)}")
+        if not math.isfinite(value):
+            raise InputError(name, f"input {name!r} must be a finite number")
+        value = float(value)
+    elif kind == BOOL:
+        if not isinstance(value, bool):
+            raise InputError(name, f"input {name!r} must be true or false, got {_json_name(value)}")
+    elif kind in (PATH, FILE):
+        if isinstance(value, pathlib.PurePath):  # a default given as a local path
+            return str(value)
+        if not isinstance(value, str) or not value.startswith(_URL_SCHEMES):
+            raise InputError(name, f"input {name!r} must be an http(s) URL or a data URI")
+    if f.ge is not None and value < f.ge:
+        raise InputError(name, f"input {name!r} must be greater than or equal to {_num(f.ge)}")
+    if f.le is not None and value > f.le:
+        raise InputError(name, f"input {name!r} must be less than or equal to {_num(f.le)}")
+    if f.choices is not None and value not in f.choices:
+        raise InputError(name, f"input {name!r} must be one of {', '.join(map(repr, f.choices))}")
+    return value
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+def _json_name(value: Any) -> str:
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "an array",
+             dict: "an object"}
+    return names.get(type(value), type(value).__name__)

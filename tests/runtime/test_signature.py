@@ -1,0 +1,130 @@
+"""The model SDK: stdlib-only imports, signatures from both declaration styles, the OpenAPI schema."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Iterator, List, Optional
+
+import pytest
+
+import cog
+from cog.schema import openapi_schema
+from cog.server.worker import SchemaError, openapi_schema_for
+from cog.signature import InputError, SignatureError, signature_of
+
+from .conftest import FIXTURES, REPO
+
+SERVER_ONLY = ["pydantic", "fastapi", "starlette", "uvicorn", "httpx", "anyio", "yaml", "jinja2", "typer", "rich"]
+
+
+def test_model_side_imports_only_the_standard_library() -> None:
+    code = (
+        "import sys, json; import cog, cog.signature, cog.schema, cog.server.worker;"
+        f"print(json.dumps([m for m in {SERVER_ONLY!r} if m in sys.modules]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout) == []
+
+
+def schema_of(ref: str) -> dict:
+    return openapi_schema_for(ref, project_dir=str(FIXTURES))
+
+
+def test_schema_inputs_have_cog_shape() -> None:
+    schemas = schema_of("types_predictor.py:Predictor")["components"]["schemas"]
+    props = schemas["Input"]["properties"]
+    assert schemas["Input"]["required"] == ["text"]
+    assert props["text"] == {"title": "Text", "type": "string", "description": "A word", "minLength": 2,
+                             "maxLength": 10, "pattern": "^[a-z]+$", "x-order": 0}
+    assert props["count"] == {"title": "Count", "type": "integer", "default": 3, "minimum": 1, "maximum": 10,
+                              "x-order": 1}
+    assert props["file"]["format"] == "uri" and props["file"]["nullable"] is True
+    assert props["token"]["format"] == "password" and props["token"]["x-cog-secret"] is True
+    assert props["numbers"] == {"title": "Numbers", "type": "array", "items": {"type": "integer"},
+                                "default": [1, 2], "x-order": 6}
+    assert props["note"]["nullable"] is True and "default" not in props["note"]
+    assert props["size"] == {"allOf": [{"$ref": "#/components/schemas/size"}], "default": "small", "x-order": 8}
+    assert schemas["size"]["enum"] == ["small", "large"]
+    assert schemas["color"]["enum"] == ["red", "green"] and props["color"]["deprecated"] is True
+    assert [p["x-order"] for p in props.values()] == list(range(10))
+
+
+def test_schema_outputs() -> None:
+    output = schema_of("types_predictor.py:Predictor")["components"]["schemas"]["Output"]
+    assert output["type"] == "object" and output["properties"]["numbers"]["items"] == {"type": "integer"}
+    assert "file_text" in output["properties"] and "file_text" in output["required"]
+    iterator = schema_of("iterators.py:Predictor")["components"]["schemas"]["Output"]
+    assert iterator == {"title": "Output", "type": "array", "items": {"type": "string"}, "x-cog-array-type": "iterator"}
+    concatenate = schema_of("iterators.py:Tokens")["components"]["schemas"]["Output"]
+    assert concatenate["x-cog-array-display"] == "concatenate"
+    paths = schema_of("files.py:Predictor")["components"]["schemas"]["Output"]
+    assert paths["items"] == {"type": "string", "format": "uri"}
+    streamer = schema_of("async_predictor.py:Streamer")["components"]["schemas"]["Output"]
+    assert streamer["x-cog-array-type"] == "iterator" and streamer["items"] == {"type": "integer"}
+
+
+def test_original_dialect_keeps_declaration_order() -> None:
+    schema = schema_of("original.py:JazzSoloComposerModel")
+    props = schema["components"]["schemas"]["Input"]["properties"]
+    assert list(props) == ["notes", "style", "score", "tempo"]
+    assert props["notes"]["minimum"] == 1 and props["notes"]["description"] == "How many notes"
+    assert schema["components"]["schemas"]["style"]["enum"] == ["bebop", "swing"]
+    assert schema["components"]["schemas"]["Input"]["required"] == ["tempo"]
+
+
+def test_train_adds_training_endpoints() -> None:
+    schema = openapi_schema_for("hello.py:Predictor", project_dir=str(FIXTURES), train_ref="train.py:train")
+    assert "/trainings" in schema["paths"]
+    assert schema["components"]["schemas"]["TrainingInput"]["required"] == ["dataset"]
+    assert schema["components"]["schemas"]["TrainingOutput"]["properties"]["epochs"]["type"] == "integer"
+
+
+@pytest.mark.parametrize("ref, message", [
+    ("bad_declarations.py:DefaultOutOfRange", "input 'steps': default 100 is invalid"),
+    ("bad_declarations.py:ChoicesOnFloat", "input 'scale': choices are supported only for str and int"),
+    ("bad_declarations.py:UnsupportedType", "input 'options': unsupported type dict"),
+    ("hello.py:Missing", "hello.py has no 'Missing'"),
+    ("nowhere.py:Predictor", "nowhere.py does not exist"),
+])
+def test_bad_declarations_are_one_line_errors(ref: str, message: str) -> None:
+    with pytest.raises(SchemaError) as info:
+        schema_of(ref)
+    assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_annotations_in_both_spellings_give_one_signature() -> None:
+    def old(self, a: Optional[str] = None, b: List[int] = cog.Input(default=[1])) -> Iterator[str]: ...
+
+    def new(self, a: str | None = None, b: list[int] = cog.Input(default=[1])) -> Iterator[str]: ...
+
+    old_sig, new_sig = signature_of(old.__get__(object())), signature_of(new.__get__(object()))
+    assert old_sig == new_sig
+    assert openapi_schema(old_sig) == openapi_schema(new_sig)
+
+
+def test_validation_messages_name_the_field() -> None:
+    def predict(self, n: int = cog.Input(ge=1, le=5), tag: str = cog.Input(default="a", choices=["a", "b"])) -> str:
+        ...
+
+    sig = signature_of(predict.__get__(object()))
+    assert sig.validate({"n": 2.0}) == {"n": 2, "tag": "a"}
+    for payload, field, fragment in [
+        ({}, "n", "is required"),
+        ({"n": "2"}, "n", "must be an integer"),
+        ({"n": 9}, "n", "less than or equal to 5"),
+        ({"n": True}, "n", "must be an integer"),
+        ({"n": 1, "tag": "c"}, "tag", "must be one of 'a', 'b'"),
+        ({"n": 1, "bogus": 1}, "bogus", "unknown input"),
+    ]:
+        with pytest.raises(InputError) as info:
+            sig.validate(payload)
+        assert info.value.field == field and fragment in info.value.message
+
+
+def test_missing_annotation_is_a_signature_error() -> None:
+    def predict(self, x) -> str: ...  # noqa: ANN001
+
+    with pytest.raises(SignatureError, match="parameter 'x' has no type annotation"):
+        signature_of(predict.__get__(object()))
