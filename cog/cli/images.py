@@ -33,7 +33,6 @@ def build_for_run(project: Project, *, ca_bundle: Path | None, base_image_mirror
         ca_bundle=ca_bundle,
         base_image_mirror=base_image_mirror,
     )
-    output.info(f"Building the {variant.upper()} image {options.tag}")
     image = build_project(project, options, output.build_log)[0]
     return image.tag, variant == "gpu"
 
