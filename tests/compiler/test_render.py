@@ -58,7 +58,7 @@ def test_dockerfile_is_well_formed(name, variant, platform):
     assert not text.startswith("# syntax="), "a syntax line makes BuildKit pull a frontend image"
     instructions = [line.split()[0] for line in _logical_lines(text)]
     assert instructions[0] == "FROM" and instructions.count("FROM") == 2
-    assert set(instructions) <= {"FROM", "ENV", "COPY", "RUN", "WORKDIR", "EXPOSE", "CMD"}, instructions
+    assert set(instructions) <= {"FROM", "ARG", "ENV", "COPY", "RUN", "WORKDIR", "EXPOSE", "CMD"}, instructions
     assert instructions[-1] == "CMD"
     # Code comes last, so that a code-only edit rebuilds only its layer.
     code_copy = max(i for i, line in enumerate(_logical_lines(text)) if line.startswith("COPY --link . "))
