@@ -18,9 +18,14 @@ import httpx
 from cog.config.errors import CogError
 
 
-def parse_inputs(pairs: list[str], json_input: str | None, schema: dict, *, stdin=None) -> dict[str, Any]:
+# The schema components of each kind of job, as Cog names them.
+COMPONENTS = {"predictions": ("Input", "Output"), "trainings": ("TrainingInput", "TrainingOutput")}
+
+
+def parse_inputs(pairs: list[str], json_input: str | None, schema: dict, *, endpoint: str = "predictions",
+                 stdin=None) -> dict[str, Any]:
     """-i name=value (repeat a name for a list), -i name=@file (sent as a data URI), --json TEXT|@FILE|@-."""
-    properties = _input_properties(schema)
+    properties = _component(schema, COMPONENTS[endpoint][0]).get("properties", {}) or {}
     inputs: dict[str, Any] = {}
     if json_input is not None:
         text = _read_json_argument(json_input, stdin or sys.stdin)
@@ -61,8 +66,8 @@ def _read_json_argument(argument: str, stdin) -> str:
     return argument
 
 
-def _input_properties(schema: dict) -> dict[str, dict]:
-    return schema.get("components", {}).get("schemas", {}).get("Input", {}).get("properties", {}) or {}
+def _component(schema: dict, name: str) -> dict:
+    return schema.get("components", {}).get("schemas", {}).get(name, {})
 
 
 def _item_spec(spec: dict) -> dict:
@@ -173,9 +178,10 @@ def _detail(body) -> str | None:
 # --- outputs ---------------------------------------------------------------------------------------
 
 
-def write_output(output: Any, schema: dict, destination: Path | None, echo: Callable[[str], None]) -> list[Path]:
+def write_output(output: Any, schema: dict, destination: Path | None, echo: Callable[[str], None], *,
+                 endpoint: str = "predictions") -> list[Path]:
     """Strings to stdout; files to output.<ext> (or -o PATH); a list of files to output.0.<ext>, output.1.<ext>..."""
-    output_schema = schema.get("components", {}).get("schemas", {}).get("Output", {})
+    output_schema = _component(schema, COMPONENTS[endpoint][1])
     file_output = output_schema.get("format") == "uri" or output_schema.get("items", {}).get("format") == "uri"
     if isinstance(output, str) and (file_output or output.startswith("data:")):
         return [_save_file(output, destination, None)]

@@ -120,8 +120,9 @@ def _build_variant(work, variant, plans, dockerfiles, ignore, context, contexts,
                   builder=options.builder, cache_from=options.cache_from, cache_to=options.cache_to,
                   progress=options.progress, log=log)
     platforms = [plan.platform for plan in plans]
+    able = docker.capabilities(options.builder)
     if len(set(dockerfiles)) == 1 and (
-        len(plans) == 1 or options.push or docker.capabilities(options.builder).multi_platform_load
+        len(plans) == 1 or (able.multi_platform_build if options.push else able.multi_platform_load)
     ):
         dockerfile = _write_dockerfile(work, f"{variant}", dockerfiles[0], ignore)
         docker.build(dockerfile=dockerfile, platforms=platforms, tag=tag, load=not options.push, push=options.push, **common)
@@ -132,11 +133,14 @@ def _build_variant(work, variant, plans, dockerfiles, ignore, context, contexts,
             f"load several platforms, or their Dockerfiles differ); build one --platform at a time, or add --push "
             f"to join them in the registry"
         )
-    # Each platform on its own, pushed by digest, then joined into one index under the tag.
+    # Each platform on its own, pushed as TAG-ARCH, then joined by digest into one index under the tag.
     digests = []
+    name, version = _split_tag(tag)
     for plan, text in zip(plans, dockerfiles):
-        dockerfile = _write_dockerfile(work, f"{variant}.{plan.platform.replace('/', '-')}", text, ignore)
-        digests.append(docker.build_by_digest(dockerfile=dockerfile, platform=plan.platform, repository=_split_tag(tag)[0], **common))
+        architecture = plan.platform.split("/", 1)[1]
+        dockerfile = _write_dockerfile(work, f"{variant}.{architecture}", text, ignore)
+        digests.append(docker.build_and_push_platform(
+            dockerfile=dockerfile, platform=plan.platform, tag=f"{name}:{version}-{architecture}", **common))
     docker.join_platforms(tag, digests, options.builder)
     log(f"Joined {', '.join(platforms)} into {tag}")
 

@@ -41,17 +41,21 @@ def require_engine() -> None:
 @dataclass(frozen=True)
 class Capabilities:
     driver: str
-    multi_platform_load: bool  # can build several platforms in one call and load the result into the engine
+    multi_platform_build: bool  # several platforms in one build call (pushed)
+    multi_platform_load: bool  # ...and loaded into the engine as one image
 
 
 @cache
 def capabilities(builder: str | None) -> Capabilities:
-    """Ask the builder rather than assume: older engines' docker driver builds one platform per call."""
+    """Ask the builder rather than assume: the docker driver of an engine without the containerd image store
+    builds one platform per call; container-based drivers build several but cannot load them."""
     inspected = client().buildx.inspect(builder)
+    if inspected.driver != "docker":
+        return Capabilities(driver=inspected.driver, multi_platform_build=True, multi_platform_load=False)
     containerd_store = any(
         key == "driver-type" and "containerd" in value for key, value in (client().info().driver_status or [])
     )
-    return Capabilities(driver=inspected.driver, multi_platform_load=containerd_store and inspected.driver in ("docker", "docker-container"))
+    return Capabilities(driver="docker", multi_platform_build=containerd_store, multi_platform_load=containerd_store)
 
 
 def build(
@@ -82,19 +86,21 @@ def build(
     )
 
 
-def build_by_digest(*, repository: str, platform: str, log, progress="plain", context, dockerfile, contexts,
-                    secrets=(), no_cache=False, builder=None, cache_from=(), cache_to=None) -> str:
-    """Build one platform and push it untagged; the digest joins the others in join_platforms."""
+def build_and_push_platform(*, tag: str, platform: str, log, progress="plain", context, dockerfile, contexts,
+                            secrets=(), no_cache=False, builder=None, cache_from=(), cache_to=None) -> str:
+    """Build one platform, push it under its own tag (the docker driver cannot push by digest alone) and
+    return REPOSITORY@DIGEST for join_platforms."""
     with tempfile.TemporaryDirectory() as scratch:
         metadata = Path(scratch) / "metadata.json"
         _run_build(
             log, progress,
             context_path=str(context), file=str(dockerfile), build_contexts=contexts, platforms=[platform],
-            output={"type": "image", "name": repository, "push-by-digest": "true", "name-canonical": "true", "push": "true"},
+            output={"type": "image", "name": tag, "push": "true"},
             metadata_file=str(metadata), secrets=list(secrets), cache=not no_cache, builder=builder,
             cache_from=[_cache_spec(spec) for spec in cache_from] or None,
             cache_to=_cache_spec(cache_to) if cache_to else None,
         )
+        repository = tag.rsplit(":", 1)[0] if ":" in tag.rsplit("/", 1)[-1] else tag
         return f"{repository}@{json.loads(metadata.read_text())['containerimage.digest']}"
 
 
@@ -214,15 +220,26 @@ def image_labels(image: str) -> dict[str, str]:
 def push(image: str, log: Callable[[str], None]) -> None:
     if not image_exists(image):
         raise CogError(f"there is no image {image} here; build it first with cog build -t {image}")
-    try:
-        client().image.push(image, quiet=True)
-    except DockerException as exc:
-        raise CogError(f"could not push {image}: {_last_line(exc)}") from None
+    result = subprocess.run(["docker", "push", "--quiet", image], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise CogError(f"could not push {image}: {_docker_error(result.stderr)}")
     log(f"Pushed {image}")
 
 
 def login(registry: str, username: str, password: str) -> None:
-    try:
-        client().login(server=registry, username=username, password=password)
-    except DockerException as exc:
-        raise CogError(f"could not log in to {registry}: {_last_line(exc)}") from None
+    """`docker login`, so that the credentials land where Docker keeps them (credential helper or config.json)."""
+    result = subprocess.run(
+        ["docker", "login", registry, "--username", username, "--password-stdin"],
+        input=password, capture_output=True, text=True,
+    )
+    if result.returncode != 0:
+        reason = _docker_error(result.stderr)
+        hint = "; check the user name and password" if "401" in reason or "unauthorized" in reason.lower() else ""
+        raise CogError(f"could not log in to {registry}: {reason}{hint}")
+
+
+def _docker_error(stderr: str) -> str:
+    """The docker CLI's last error line, without its 'Error response from daemon:' prefix."""
+    lines = [line.strip() for line in stderr.strip().splitlines() if line.strip() and not line.startswith("WARNING")]
+    last = lines[-1] if lines else "unknown error"
+    return last.removeprefix("Error response from daemon: ").removeprefix("Error: ")

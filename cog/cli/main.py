@@ -50,6 +50,10 @@ class ProgressChoice(str, Enum):
     quiet = "quiet"
 
 
+CaBundleOption = typer.Option(
+    None, "--ca-bundle", envvar="COG_CA_BUNDLE", dir_okay=False,
+    help="CA certificates (PEM) for networked build steps, e.g. behind a TLS-intercepting proxy; never stored in the image.",
+)
 MirrorOption = typer.Option(
     None, "--base-image-mirror", envvar="COG_BASE_IMAGE_MIRROR",
     help="Registry (HOST[:PORT][/PREFIX]) to take base images from instead of their official registries.",
@@ -105,12 +109,10 @@ def build(
     no_cache: bool = typer.Option(False, "--no-cache", help="Rebuild every layer."),
     progress: Optional[ProgressChoice] = typer.Option(None, "--progress", help="auto (default), plain or quiet."),
     secret: list[str] = typer.Option([], "--secret", help="id=NAME,src=PATH: a file that build `run` commands can mount; never stored in the image. Repeatable."),
-    ca_bundle: Optional[Path] = typer.Option(
-        None, "--ca-bundle", envvar="COG_CA_BUNDLE", dir_okay=False,
-        help="CA certificates (PEM) for networked build steps, e.g. behind a TLS-intercepting proxy; never stored in the image.",
-    ),
+    ca_bundle: Optional[Path] = CaBundleOption,
     base_image_mirror: Optional[str] = MirrorOption,
     builder: Optional[str] = typer.Option(None, "--builder", help="The buildx builder to use (default: the active one)."),
+    push: bool = typer.Option(False, "--push", help="Push the images to their registry instead of loading them here."),
 ) -> None:
     """Build the model's Docker image(s) with BuildKit."""
     from cog.build.builder import BuildOptions, build_project, default_image_name, default_progress
@@ -130,6 +132,7 @@ def build(
         ca_bundle=ca_bundle,
         base_image_mirror=base_image_mirror,
         builder=builder,
+        push=push,
     )
     for image in build_project(project, options, output.build_log):
         output.success(f"Built {image.tag} ({image.variant.upper()}, {', '.join(image.platforms)})")
@@ -138,10 +141,6 @@ def build(
 InputOption = typer.Option([], "-i", "--input", help="NAME=VALUE, or NAME=@FILE to send a file. Repeat a name for a list.")
 JsonOption = typer.Option(None, "--json", help="All inputs as a JSON object: TEXT, @FILE, or @- for standard input.")
 OutputOption = typer.Option(None, "-o", "--output", help="Where to write a file output (default: output.<ext>).")
-CaBundleOption = typer.Option(
-    None, "--ca-bundle", envvar="COG_CA_BUNDLE", dir_okay=False,
-    help="CA certificates (PEM) for networked build steps, e.g. behind a TLS-intercepting proxy; never stored in the image.",
-)
 SetupTimeoutOption = typer.Option(600.0, "--setup-timeout", help="Seconds to wait for the model's setup().")
 
 
@@ -206,9 +205,9 @@ def _predict_or_train(endpoint, image, pairs, json_input, output_path, url, file
         output.info("Waiting for the model to be ready")
         runtime.wait_until_ready(setup_timeout, served.exited if served else (lambda: None))
         schema = runtime.schema()
-        inputs = parse_inputs(pairs, json_input, schema)
+        inputs = parse_inputs(pairs, json_input, schema, endpoint=endpoint)
         result = runtime.predict(inputs, endpoint=endpoint)
-        for path in write_output(result.get("output"), schema, output_path, lambda text: typer.echo(text)):
+        for path in write_output(result.get("output"), schema, output_path, typer.echo, endpoint=endpoint):
             output.success(f"Written {path}")
 
 
