@@ -99,7 +99,7 @@ def test_async_prediction_sends_filtered_webhooks_with_auth(start_server, receiv
     final = receiver.wait_for_completed()
     assert final["output"] == ["t0", "t1", "t2"] and final["logs"] == "token 0\ntoken 1\ntoken 2\n"
     hooks = receiver.webhooks()
-    assert hooks[0]["status"] == "processing" and len(hooks) >= 3  # start, some progress, completed
+    assert hooks[0]["status"] == "starting" and len(hooks) >= 3  # start, some progress, completed
     assert all(r["headers"]["Authorization"] == "Bearer tok" for r in receiver.requests)
     outputs = [len(h["output"] or []) for h in hooks]
     assert outputs == sorted(outputs)  # delivered in order, output only grows
