@@ -14,7 +14,6 @@ import shutil
 import signal
 import sys
 import tempfile
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
