@@ -199,7 +199,7 @@ class LogStream(io.TextIOBase):
         job = self._job()
         with self._lock:
             buffered = self._pending.get(job, "") + text
-            cut = buffered.rfind("\n") + 1
+            cut = max(buffered.rfind("\n"), buffered.rfind("\r")) + 1  # "\r": progress bars redraw a line
             self._pending[job] = buffered[cut:]
         if cut:
             self._channel.send({"type": "log", "id": job, "data": buffered[:cut]})
