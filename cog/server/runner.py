@@ -406,10 +406,22 @@ class Runtime:
         finally:
             if directory is not None:
                 shutil.rmtree(directory, ignore_errors=True)
-            del self.jobs[job.id]
-            if job.webhook is not None:
-                await job.webhook.completed()
-            job.done.set()
+            if job.webhook is None:
+                self._forget(job)
+            else:  # the client's answer need not wait for the webhook's retries
+                self.spawn(self._send_completed(job))
+
+    async def _send_completed(self, job: Job) -> None:
+        assert job.webhook is not None
+        try:
+            await job.webhook.completed()
+        finally:
+            self._forget(job)
+
+    def _forget(self, job: Job) -> None:
+        """The job is over and so are its webhooks; shutdown waits for this."""
+        del self.jobs[job.id]
+        job.done.set()
 
     async def _run_in_worker(self, job: Job, arguments: Dict[str, Any]) -> None:
         await self._ready.wait()

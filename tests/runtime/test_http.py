@@ -289,3 +289,13 @@ def test_serve_python_api_for_cog_serve(tmp_path) -> None:
         assert server.predict(text="api")["output"] == "hello api"
     finally:
         server.stop()
+
+
+def test_a_sync_answer_does_not_wait_for_webhook_retries(start_server, receiver: Receiver) -> None:
+    server = start_server("hello.py:Predictor")
+    receiver.failures_left = 3  # retries after 0.25 + 0.5 + 1 s
+    started = time.monotonic()
+    response = server.client.post("/predictions", json={
+        "input": {"text": "x"}, "webhook": f"{receiver.url}/webhook", "webhook_events_filter": ["completed"]})
+    assert response.json()["output"] == "hello x" and time.monotonic() - started < 1
+    assert receiver.wait_for_completed()["output"] == "hello x"
