@@ -34,6 +34,20 @@ class Path(pathlib.PosixPath if sys.platform != "win32" else pathlib.WindowsPath
     """A file on local disk. As an input, the client sends a URL and the model gets a local path;
     as an output, the file is returned to the client as a data URI or uploaded."""
 
+    # So that a model's own pydantic output model may have a Path field, with either major version of
+    # pydantic, without this module importing it: v1 asks for validators, v2 for a core schema (a plain dict).
+    @classmethod
+    def __get_validators__(cls) -> Iterator[Any]:
+        yield cls._coerce
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Dict[str, Any]:
+        return {"type": "function-plain", "function": {"type": "no-info", "function": cls._coerce}}
+
+    @classmethod
+    def _coerce(cls, value: Any) -> "Path":
+        return value if isinstance(value, cls) else cls(value)
+
 
 class File:
     """Deprecated input/output type (an open binary file). Prefer cog.Path."""

@@ -14,7 +14,6 @@ import shutil
 import signal
 import sys
 import tempfile
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -300,15 +299,20 @@ class Runtime:
         await worker.exited.wait()
         if self._stopping:
             return
+        # Hold new jobs back before anything else runs: the dead worker's pipes must not get them.
+        self.status = STARTING
+        self._ready.clear()
         reason = f"the model's process stopped unexpectedly ({worker.exit_description})"
-        log.error("%s; restarting it", reason)
         for job in self.jobs.values():
             if job.in_worker:
                 job.events.put_nowait({"type": "done", "status": "failed", "error": reason, "output": None})
         self._crashes_in_a_row += 1
         if self._crashes_in_a_row > self.settings.max_restarts:
+            log.error("%s; it crashed %d times in a row, giving up", reason, self._crashes_in_a_row)
             self.status = DEFUNCT
+            self._ready.set()  # waiting jobs fail now instead of hanging
             return
+        log.error("%s; restarting it", reason)
         await self._start_worker()
 
     async def shutdown(self) -> None:
@@ -374,6 +378,8 @@ class Runtime:
 
     async def run(self, job: Job, arguments: Dict[str, Any]) -> None:
         """Take `job` to a terminal state: fetch its files, wait for a slot, run it in the worker."""
+        if job.webhook is not None:
+            job.webhook.start()
         directory = tempfile.mkdtemp(prefix="cog-input-") if self._takes_files[job.kind] else None
         try:
             if directory is not None:
@@ -400,10 +406,22 @@ class Runtime:
         finally:
             if directory is not None:
                 shutil.rmtree(directory, ignore_errors=True)
-            del self.jobs[job.id]
-            if job.webhook is not None:
-                await job.webhook.completed()
-            job.done.set()
+            if job.webhook is None:
+                self._forget(job)
+            else:  # the client's answer need not wait for the webhook's retries
+                self.spawn(self._send_completed(job))
+
+    async def _send_completed(self, job: Job) -> None:
+        assert job.webhook is not None
+        try:
+            await job.webhook.completed()
+        finally:
+            self._forget(job)
+
+    def _forget(self, job: Job) -> None:
+        """The job is over and so are its webhooks; shutdown waits for this."""
+        del self.jobs[job.id]
+        job.done.set()
 
     async def _run_in_worker(self, job: Job, arguments: Dict[str, Any]) -> None:
         await self._ready.wait()
@@ -417,8 +435,6 @@ class Runtime:
         job.started_at = now_iso()
         job.in_worker = True
         self.metrics.started()
-        if job.webhook is not None:
-            job.webhook.start()
         job.emit("start", {"id": job.id, "status": job.status})
         self.worker.send({"op": job.kind, "id": job.id, "input": arguments})
         upload_url = job.output_file_prefix or self.settings.upload_url
@@ -464,7 +480,8 @@ class Runtime:
         job.error = error
         job.completed_at = now_iso()
         self.metrics.finished(status, job.metrics.get("predict_time"), was_started=job.started_at is not None)
-        job.emit("completed", job.to_json())
+        if job.listeners:
+            job.emit("completed", job.to_json())
 
     def cancel(self, job_id: str) -> bool:
         job = self.jobs.get(job_id)

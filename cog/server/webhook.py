@@ -40,7 +40,7 @@ class WebhookSender:
 
     def start(self) -> None:
         if "start" in self._events:
-            self._spawn(self._send_once())
+            self._spawn(self._send_once(self._snapshot()))  # the state as it starts, not as it is when sent
 
     def progress(self, event: str) -> None:
         """An output item or a log line arrived: send now, or once the throttle interval has passed."""
@@ -87,9 +87,9 @@ class WebhookSender:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _send_once(self) -> None:
+    async def _send_once(self, body: Optional[Dict[str, Any]] = None) -> None:
         async with self._lock:
             try:
-                await self._client.post(self._url, json=self._snapshot(), headers=self._headers)
+                await self._client.post(self._url, json=body or self._snapshot(), headers=self._headers)
             except httpx.HTTPError as exc:
                 log.warning("webhook %s: %s", self._url, exc)

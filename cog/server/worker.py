@@ -44,7 +44,7 @@ import tempfile
 import threading
 import time
 import traceback
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from cog.predictor import BasePredictor, BaseRunner, Model
 from cog.schema import openapi_schema
@@ -199,7 +199,7 @@ class LogStream(io.TextIOBase):
         job = self._job()
         with self._lock:
             buffered = self._pending.get(job, "") + text
-            cut = buffered.rfind("\n") + 1
+            cut = max(buffered.rfind("\n"), buffered.rfind("\r")) + 1  # "\r": progress bars redraw a line
             self._pending[job] = buffered[cut:]
         if cut:
             self._channel.send({"type": "log", "id": job, "data": buffered[:cut]})
@@ -301,47 +301,75 @@ class Worker:
         self.logs = LogStream(channel, self.running)
         self.in_user_code = False  # sync mode: cancel signals raise only inside the model's code
         self.targets: Dict[str, Tuple[Callable[..., Any], Signature, List[Tuple[str, Callable[[Any], Any]]]]] = {}
+        self.setups: List[Callable[..., Any]] = []
+        self.is_async = False
+        self.ready_message: Dict[str, Any] = {}
 
     # -- setup ------------------------------------------------------------------------------------------
 
-    def setup(self) -> bool:
+    def load(self) -> bool:
+        """Import the model and read its signatures; False (after telling the server) if that fails."""
         try:
             instance, fn, predict_sig, train = signatures(self.predict_ref, self.train_ref)
-            self.targets["predict"] = (fn, predict_sig, input_converters(predict_sig))
-            setups = [instance]
-            if train is not None:
-                self.targets["train"] = (train[1], train[2], input_converters(train[2]))
-                setups.append(train[0])
-            for obj in setups:
-                if obj is not None and callable(getattr(obj, "setup", None)):
-                    self._run_setup(obj.setup)
         except (LoadError, SignatureError) as exc:
             self.channel.send({"type": "setup_failed", "error": str(exc)})
             return False
-        except BaseException as exc:  # the model's own setup failed: its traceback goes to the setup logs
-            traceback.print_exc()
-            self.logs.flush_job(None)
-            self.channel.send({"type": "setup_failed", "error": f"setup failed: {error_text(exc)}"})
-            return False
-        self.logs.flush_job(None)
+        except BaseException as exc:  # e.g. an import error in the model's module
+            return self._setup_failed(exc)
+        self.targets["predict"] = (fn, predict_sig, input_converters(predict_sig))
+        instances = [instance]
+        if train is not None:
+            self.targets["train"] = (train[1], train[2], input_converters(train[2]))
+            instances.append(train[0])
+        self.setups = [obj.setup for obj in instances if obj is not None and callable(getattr(obj, "setup", None))]
         self.is_async = any(_is_async(fn) for fn, _, _ in self.targets.values())
-        self.channel.send({
+        self.ready_message = {
             "type": "ready",
             "signature": predict_sig.to_json(),
             "train_signature": train[2].to_json() if train else None,
             "schema": openapi_schema(predict_sig, train[2] if train else None),
             "is_async": self.is_async,
-        })
+        }
         return True
 
-    def _run_setup(self, setup: Callable[..., Any]) -> None:
-        kwargs = {}
-        if WEIGHTS_PARAMETER in inspect.signature(setup).parameters:
-            weights = os.environ.get("COG_WEIGHTS")
-            kwargs[WEIGHTS_PARAMETER] = Path(weights) if weights and os.path.exists(weights) else weights
-        result = setup(**kwargs)
-        if inspect.isawaitable(result):
-            asyncio.run(_await(result))
+    def _call_setups(self) -> Iterator[Any]:
+        """Call each setup(); yield what an async one returns, for the caller to await in its loop."""
+        for setup in self.setups:
+            kwargs = {}
+            if WEIGHTS_PARAMETER in inspect.signature(setup).parameters:
+                weights = os.environ.get("COG_WEIGHTS")
+                kwargs[WEIGHTS_PARAMETER] = Path(weights) if weights and os.path.exists(weights) else weights
+            result = setup(**kwargs)
+            if inspect.isawaitable(result):
+                yield result
+
+    def setup(self) -> bool:
+        try:
+            for pending in self._call_setups():  # an async setup() of a sync predictor: a loop of its own
+                asyncio.run(_await(pending))
+        except BaseException as exc:
+            return self._setup_failed(exc)
+        return self._ready()
+
+    async def setup_async(self) -> bool:
+        try:
+            for pending in self._call_setups():  # in the loop the predictions will run in
+                await pending
+        except BaseException as exc:
+            return self._setup_failed(exc)
+        return self._ready()
+
+    def _setup_failed(self, exc: BaseException) -> bool:
+        traceback.print_exception(type(exc), exc, exc.__traceback__)  # into the setup logs
+        self.logs.flush_job(None)
+        self.channel.send({"type": "setup_failed", "error": f"setup failed: {error_text(exc)}"})
+        return False
+
+    def _ready(self) -> bool:
+        self.logs.flush_job(None)
+        self.channel.send(self.ready_message)
+        gc.freeze()  # the loaded model stays for good: spare it from every garbage collection's scan
+        return True
 
     # -- sync mode: one job at a time in the main thread, cancel by signal --------------------------------
 
@@ -414,10 +442,9 @@ class Worker:
 
     # -- async mode: an event loop; jobs are tasks, cancel is task.cancel() --------------------------------
 
-    def serve_async(self, commands_fd: int) -> None:
-        asyncio.run(self._serve_async(commands_fd))
-
-    async def _serve_async(self, commands_fd: int) -> None:
+    async def serve_async(self, commands_fd: int) -> int:
+        if not await self.setup_async():
+            return 1
         loop = asyncio.get_running_loop()
         finished = loop.create_future()
         commands = _LineReader(commands_fd, lambda line: self._start_task(json.loads(line)), finished)
@@ -427,6 +454,7 @@ class Worker:
         await finished
         if self.running:
             await asyncio.wait(list(self.running.values()))
+        return 0
 
     def _start_task(self, command: Dict[str, Any]) -> None:
         job = command["id"]
@@ -527,14 +555,14 @@ def serve(predict_ref: str, train_ref: Optional[str], fds: str) -> int:
     channel = Channel(events_fd)
     worker = Worker(channel, control_fd, predict_ref, train_ref)
     sys.stdout = sys.stderr = worker.logs  # type: ignore[assignment]
+    if not worker.load():
+        return 1
+    if worker.is_async:
+        return asyncio.run(worker.serve_async(commands_fd))
     if not worker.setup():
         return 1
-    gc.freeze()  # the loaded model stays for good: spare it from every garbage collection's scan
-    if worker.is_async:
-        worker.serve_async(commands_fd)
-    else:
-        with open(commands_fd, "rb") as commands:
-            worker.serve_sync(commands)
+    with open(commands_fd, "rb") as commands:
+        worker.serve_sync(commands)
     return 0
 
 

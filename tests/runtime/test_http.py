@@ -5,12 +5,15 @@ from __future__ import annotations
 import base64
 import concurrent.futures
 import json
+import os
 import signal
+import subprocess
+import sys
 import time
 
 import httpx
 
-from .conftest import Receiver
+from .conftest import FIXTURES, REPO, Receiver, Server, free_port
 
 
 def test_sync_prediction_has_cog_fields(start_server) -> None:
@@ -99,7 +102,7 @@ def test_async_prediction_sends_filtered_webhooks_with_auth(start_server, receiv
     final = receiver.wait_for_completed()
     assert final["output"] == ["t0", "t1", "t2"] and final["logs"] == "token 0\ntoken 1\ntoken 2\n"
     hooks = receiver.webhooks()
-    assert hooks[0]["status"] == "processing" and len(hooks) >= 3  # start, some progress, completed
+    assert hooks[0]["status"] == "starting" and len(hooks) >= 3  # start, some progress, completed
     assert all(r["headers"]["Authorization"] == "Bearer tok" for r in receiver.requests)
     outputs = [len(h["output"] or []) for h in hooks]
     assert outputs == sorted(outputs)  # delivered in order, output only grows
@@ -210,6 +213,15 @@ def test_original_dialect_runner_and_function_predictors(start_server) -> None:
     assert start_server("function_predictor.py:predict").predict(text="ab")["output"] == "abab"
 
 
+def test_pydantic_model_output_with_a_file_field(start_server) -> None:
+    server = start_server("pydantic_output.py:Predictor")
+    output = server.predict(text="a quick fox")["output"]
+    assert output["words"] == ["a", "quick", "fox"] and output["longest"] == "quick"
+    assert output["report"] == "data:text/plain;base64," + base64.b64encode(b"3 words").decode()
+    schema = server.client.get("/openapi.json").json()["components"]["schemas"]["Output"]
+    assert schema["properties"]["report"]["format"] == "uri" and schema["required"] == ["words", "longest", "report"]
+
+
 def test_training_endpoints(start_server) -> None:
     server = start_server("hello.py:Predictor", COG_TRAIN="train.py:train")
     response = server.client.post("/trainings", json={"input": {"dataset": "cats", "epochs": 2}})
@@ -245,3 +257,45 @@ def test_shutdown_endpoint_stops_the_server(start_server) -> None:
     server = start_server("hello.py:Predictor")
     assert server.client.post("/shutdown").status_code == 200
     assert server.process.wait(10) == 0
+
+
+def test_repeated_crashes_turn_health_defunct_without_hanging(start_server) -> None:
+    server = start_server("failures.py:Predictor")
+    for _ in range(4):  # the default allows three restarts in a row
+        server.wait_for("READY", "DEFUNCT")
+        assert server.predict(mode="exit")["status"] == "failed"
+    health = server.wait_for("DEFUNCT")
+    assert health["status"] == "DEFUNCT"
+    assert server.client.post("/predictions", json={"input": {}}).status_code == 503
+
+
+def test_cancel_a_prediction_still_waiting_for_a_slot(start_server) -> None:
+    server = start_server("failures.py:Predictor")
+    async_headers = {"Prefer": "respond-async"}
+    server.client.put("/predictions/busy", headers=async_headers, json={"input": {"mode": "sleep", "seconds": 0.5}})
+    server.client.put("/predictions/queued", headers=async_headers, json={"input": {"mode": "ok"}})
+    assert server.client.post("/predictions/queued/cancel").status_code == 200
+    rejoined = server.client.put("/predictions/queued", json={"input": {"mode": "ok"}}).json()
+    assert rejoined["status"] == "canceled" and rejoined["started_at"] is None
+
+
+def test_serve_python_api_for_cog_serve(tmp_path) -> None:
+    port = free_port()
+    code = f"from cog.server.http import serve; serve('hello.py:Predictor', project_dir={str(FIXTURES)!r}, port={port})"
+    process = subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, env=dict(os.environ, PYTHONPATH=str(REPO)))
+    server = Server(process, f"http://127.0.0.1:{port}")
+    try:
+        server.wait_for("READY")
+        assert server.predict(text="api")["output"] == "hello api"
+    finally:
+        server.stop()
+
+
+def test_a_sync_answer_does_not_wait_for_webhook_retries(start_server, receiver: Receiver) -> None:
+    server = start_server("hello.py:Predictor")
+    receiver.failures_left = 3  # retries after 0.25 + 0.5 + 1 s
+    started = time.monotonic()
+    response = server.client.post("/predictions", json={
+        "input": {"text": "x"}, "webhook": f"{receiver.url}/webhook", "webhook_events_filter": ["completed"]})
+    assert response.json()["output"] == "hello x" and time.monotonic() - started < 1
+    assert receiver.wait_for_completed()["output"] == "hello x"
