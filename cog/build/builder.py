@@ -120,10 +120,12 @@ def _build_variant(work, variant, plans, dockerfiles, ignore, context, contexts,
                   builder=options.builder, cache_from=options.cache_from, cache_to=options.cache_to,
                   progress=options.progress, log=log)
     platforms = [plan.platform for plan in plans]
-    able = docker.capabilities(options.builder)
-    if len(set(dockerfiles)) == 1 and (
-        len(plans) == 1 or (able.multi_platform_build if options.push else able.multi_platform_load)
-    ):
+
+    def one_call_builds_all() -> bool:
+        able = docker.capabilities(options.builder)
+        return able.multi_platform_build if options.push else able.multi_platform_load
+
+    if len(set(dockerfiles)) == 1 and (len(plans) == 1 or one_call_builds_all()):
         dockerfile = _write_dockerfile(work, f"{variant}", dockerfiles[0], ignore)
         docker.build(dockerfile=dockerfile, platforms=platforms, tag=tag, load=not options.push, push=options.push, **common)
         return

@@ -13,6 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from cog.prediction import Runtime
+
 from tests.images.conftest import OPEN_REGISTRY, SYSTEM_CA_BUNDLE
 
 
@@ -91,13 +93,8 @@ def test_labels_describe_the_image(cog, project, image_name):
     container = subprocess.check_output(["docker", "run", "-d", "--rm", "-p", "127.0.0.1::5000", tag], text=True).strip()
     try:
         port = subprocess.check_output(["docker", "port", container, "5000"], text=True).split(":")[-1].strip()
-        served = None
-        for _ in range(100):
-            try:
-                served = httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=1).json()
-                break
-            except httpx.HTTPError:
-                subprocess.run(["sleep", "0.1"])
+        Runtime.at(f"http://127.0.0.1:{port}").wait_until_ready(60)
+        served = httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=5).json()
         assert served == json.loads(found["run.cog.openapi_schema"])
     finally:
         subprocess.run(["docker", "rm", "-f", container], capture_output=True)
@@ -111,7 +108,8 @@ def test_secrets_and_ca_bundle_never_reach_a_layer(cog, project, image_name, tmp
     bundle = tmp_path / "ca.pem"
     bundle.write_text((SYSTEM_CA_BUNDLE.read_text() if SYSTEM_CA_BUNDLE.is_file() else "") + f"# {marker}\n")
     tag = image_name()
-    cog("build", "-t", tag, "--secret", f"id=token,src={tmp_path / 'token'}", "--ca-bundle", str(bundle), cwd=directory)
+    # --no-cache: secrets are not part of BuildKit's cache key, so an earlier run's layer would be reused.
+    cog("build", "-t", tag, "--no-cache", "--secret", f"id=token,src={tmp_path / 'token'}", "--ca-bundle", str(bundle), cwd=directory)
     # The build step saw the secret (it recorded its hash)...
     import hashlib
     assert cog("predict", tag, cwd=directory).stdout.strip() == hashlib.sha256(token.encode()).hexdigest()
