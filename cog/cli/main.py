@@ -144,39 +144,33 @@ OutputOption = typer.Option(None, "-o", "--output", help="Where to write a file 
 SetupTimeoutOption = typer.Option(600.0, "--setup-timeout", help="Seconds to wait for the model's setup().")
 
 
-@app.command()
-def predict(
-    image: Optional[str] = typer.Argument(None, help="An image to run (default: build the project in this directory)."),
-    input: list[str] = InputOption,
-    json_input: Optional[str] = JsonOption,
-    output_path: Optional[Path] = OutputOption,
-    url: Optional[str] = typer.Option(None, "--url", help="Send the prediction to a running server instead."),
-    file: Optional[Path] = ConfigFileOption,
-    ca_bundle: Optional[Path] = CaBundleOption,
-    base_image_mirror: Optional[str] = MirrorOption,
-    setup_timeout: float = SetupTimeoutOption,
-) -> None:
-    """Run a prediction: build the project's image (or use IMAGE or --url), start it, predict, clean up."""
-    _predict_or_train("predictions", image, input, json_input, output_path, url, file, ca_bundle, base_image_mirror, setup_timeout)
+def _job_command(endpoint: str, noun: str, summary: str):
+    """predict and train take the same arguments; they differ in the endpoint they call."""
+
+    def command(
+        image: Optional[str] = typer.Argument(None, help="An image to run (default: build the project in this directory)."),
+        input: list[str] = InputOption,
+        json_input: Optional[str] = JsonOption,
+        output_path: Optional[Path] = OutputOption,
+        url: Optional[str] = typer.Option(None, "--url", help=f"Send the {noun} to a running server instead."),
+        file: Optional[Path] = ConfigFileOption,
+        ca_bundle: Optional[Path] = CaBundleOption,
+        base_image_mirror: Optional[str] = MirrorOption,
+        setup_timeout: float = SetupTimeoutOption,
+    ) -> None:
+        _predict_or_train(endpoint, image, input, json_input, output_path, url, file, ca_bundle, base_image_mirror, setup_timeout)
+
+    command.__doc__ = summary
+    return command
 
 
+predict = _job_command(
+    "predictions", "prediction",
+    "Run a prediction: build the project's image (or use IMAGE or --url), start it, predict, clean up.",
+)
+app.command("predict")(predict)
 app.command("infer", help="Same as predict (the original name).")(predict)
-
-
-@app.command()
-def train(
-    image: Optional[str] = typer.Argument(None, help="An image to run (default: build the project in this directory)."),
-    input: list[str] = InputOption,
-    json_input: Optional[str] = JsonOption,
-    output_path: Optional[Path] = OutputOption,
-    url: Optional[str] = typer.Option(None, "--url", help="Send the training to a running server instead."),
-    file: Optional[Path] = ConfigFileOption,
-    ca_bundle: Optional[Path] = CaBundleOption,
-    base_image_mirror: Optional[str] = MirrorOption,
-    setup_timeout: float = SetupTimeoutOption,
-) -> None:
-    """Run cog.yaml's `train` like predict runs `predict`, and write its outputs."""
-    _predict_or_train("trainings", image, input, json_input, output_path, url, file, ca_bundle, base_image_mirror, setup_timeout)
+app.command("train")(_job_command("trainings", "training", "Run cog.yaml's `train` like predict runs `predict`, and write its outputs."))
 
 
 def _predict_or_train(endpoint, image, pairs, json_input, output_path, url, file, ca_bundle, mirror, setup_timeout) -> None:

@@ -207,15 +207,7 @@ class _Resolver:
                 f"`{requirement.text}` matches no tensorflow release cog knows ({known}); pin one of those",
                 requirement.location,
             )
-        supported = [row for row in rows if self.python in row.pythons]
-        if not supported:
-            row = rows[-1]
-            raise ConfigError(
-                f"tensorflow {row.version} has no wheels for Python {self.python} (it supports {_span(row.pythons)}); "
-                f"change python_version or the tensorflow version",
-                requirement.location,
-            )
-        row = supported[-1]
+        row = self.for_this_python(rows, "tensorflow", lambda row: row.version, requirement)[-1]
         if _pinned_version(requirement) is None:
             self.warn(
                 f"`{requirement.text}` does not pin a version; using tensorflow {row.latest}, the newest release cog "
@@ -223,6 +215,18 @@ class _Resolver:
                 requirement.location,
             )
         return row
+
+    def for_this_python(self, rows: list, framework: str, version_of, requirement: Requirement) -> list:
+        """The rows with wheels for the configured Python; none is an error that names what the newest supports."""
+        supported = [row for row in rows if self.python in row.pythons]
+        if not supported:
+            row = rows[-1]
+            raise ConfigError(
+                f"{framework} {version_of(row)} has no wheels for Python {self.python} (it supports "
+                f"{_span(row.pythons)}); change python_version or the {framework} version",
+                requirement.location,
+            )
+        return supported
 
     @staticmethod
     def _minor_pinned(requirement: Requirement, row: TensorflowRelease) -> bool:
@@ -239,15 +243,7 @@ class _Resolver:
         rows = [row for row in self.matrix.torch if _matches(requirement, row.torch)]
         if not rows:
             return []  # older or newer than the data: handled by unknown_torch_version
-        supported = [row for row in rows if self.python in row.pythons]
-        if not supported:
-            row = rows[-1]
-            raise ConfigError(
-                f"torch {row.torch} has no wheels for Python {self.python} (it supports {_span(row.pythons)}); "
-                f"change python_version or the torch version",
-                requirement.location,
-            )
-        return supported
+        return self.for_this_python(rows, "torch", lambda row: row.torch, requirement)
 
     def unknown_torch_version(self) -> str | None:
         requirement = self.requirements.get("torch")

@@ -12,7 +12,7 @@ from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, ValidationError
 
 from cog.compiler.matrix import load_matrix
-from cog.config.dialects import IGNORED_KEYS, CogYaml, OriginalYaml
+from cog.config.dialects import IGNORED_KEYS, BuildSpec, CogYaml, OriginalEnvironmentSpec, OriginalYaml
 from cog.config.errors import ConfigError, ConfigWarning, Location
 from cog.config.model import VARIANTS, Concurrency, Config, RunCommand, SecretMount
 from cog.config.requirements import Requirements, parse_requirement_lines, parse_requirements_file
@@ -108,7 +108,6 @@ class _Normalizer:
 
     def cog(self, spec: CogYaml, data: dict) -> Config:
         build = spec.build
-        section = ("build",)
         for key_path, why in IGNORED_KEYS.items():
             if _has_path(data, key_path):
                 self.warnings.append(ConfigWarning(f"`{'.'.join(key_path)}` is ignored: {why}", self.at(*key_path, key=True)))
@@ -125,16 +124,10 @@ class _Normalizer:
         run = tuple(self.run_command(item.command, item.mounts, index) for index, item in enumerate(build.run or [])) if build else ()
         return self.finish(
             dialect="cog",
-            section=section,
-            python_version=build.python_version if build else None,
+            prefix="build",
+            section=build,
             gpu=gpu,
             variants=("gpu",) if gpu else ("cpu",),
-            cuda=build.cuda if build else None,
-            cudnn=build.cudnn if build else None,
-            python_requirements=build.python_requirements if build else None,
-            python_packages=build.python_packages if build else None,
-            system_packages=build.system_packages if build else None,
-            pre_install=build.pre_install if build else None,
             run=run,
             environment=self.environment_list(spec.environment),
             image=self.image(spec.image),
@@ -145,7 +138,6 @@ class _Normalizer:
 
     def original(self, spec: OriginalYaml, data: dict) -> Config:
         env = spec.environment
-        section = ("environment",)
         architectures = tuple(dict.fromkeys(env.architectures)) if env and env.architectures is not None else VARIANTS
         if not architectures:
             raise ConfigError("environment.architectures is empty; list cpu, gpu or both", self.at("environment", "architectures"))
@@ -153,16 +145,10 @@ class _Normalizer:
         find_links = tuple(env.python_find_links or ()) if env else ()
         return self.finish(
             dialect="original",
-            section=section,
-            python_version=env.python_version if env else None,
+            prefix="environment",
+            section=env,
             gpu="gpu" in architectures,
             variants=tuple(v for v in VARIANTS if v in architectures),
-            cuda=env.cuda if env else None,
-            cudnn=env.cudnn if env else None,
-            python_requirements=env.python_requirements if env else None,
-            python_packages=env.python_packages if env else None,
-            system_packages=env.system_packages if env else None,
-            pre_install=env.pre_install if env else None,
             run=(),
             environment=(),
             image=None,
@@ -175,12 +161,18 @@ class _Normalizer:
             find_links=find_links,
         )
 
-    def finish(self, *, section: tuple, python_version, cuda, cudnn, python_requirements, python_packages,
-               system_packages, pre_install, extra_index_urls=(), find_links=(), **fields) -> Config:
-        prefix = section[0]
+    def finish(self, *, prefix: str, section: BuildSpec | OriginalEnvironmentSpec | None, extra_index_urls=(),
+               find_links=(), **fields) -> Config:
+        """The settings both dialects share, read from `section` (build: or environment:), plus `fields`."""
+
+        def setting(name: str):
+            return getattr(section, name) if section is not None else None
+
+        python_version, cuda, cudnn = setting("python_version"), setting("cuda"), setting("cudnn")
+        pre_install = setting("pre_install")
         for name in ("python_version", "cuda", "cudnn", "python_requirements", "python_packages", "system_packages"):
             self.remember(f"build.{name}", prefix, name)
-        requirements = self.requirements(section, python_requirements, python_packages)
+        requirements = self.requirements(prefix, setting("python_requirements"), setting("python_packages"))
         if extra_index_urls or find_links:
             requirements = requirements.model_copy(update={
                 "extra_index_urls": tuple(dict.fromkeys((*requirements.extra_index_urls, *extra_index_urls))),
@@ -195,12 +187,12 @@ class _Normalizer:
                     f"{prefix}.{name} is set but no GPU image is built; {how}", self.at(prefix, name)))
         return Config(
             file=self.source.file,
-            python_version=self.python_version(python_version, section),
+            python_version=self.python_version(python_version, prefix),
             python_version_explicit=python_version is not None,
-            cuda=self.cuda(cuda, section),
+            cuda=self.cuda(cuda, prefix),
             cudnn=self.version_string(cudnn, (prefix, "cudnn")),
             python_requirements=requirements,
-            system_packages=self.system_packages(system_packages, section),
+            system_packages=self.system_packages(setting("system_packages"), prefix),
             pre_install=tuple(pre_install or ()),
             locations=self.locations,
             warnings=tuple(self.warnings),
@@ -219,11 +211,11 @@ class _Normalizer:
             raise ConfigError(f"`{text}` is not a version number", self.at(*path)) from None
         return text
 
-    def python_version(self, value, section: tuple) -> str:
+    def python_version(self, value, prefix: str) -> str:
         releases = load_matrix().python
         if value is None:
             return releases.default
-        path = (section[0], "python_version")
+        path = (prefix, "python_version")
         text = self.version_string(value, path)
         supported = {release.version: release for release in releases.releases}
         parsed = Version(text)
@@ -242,15 +234,14 @@ class _Normalizer:
             ))
         return text
 
-    def cuda(self, value, section: tuple) -> str | None:
-        path = (section[0], "cuda")
+    def cuda(self, value, prefix: str) -> str | None:
+        path = (prefix, "cuda")
         text = self.version_string(value, path)
         if text is not None and Version(text).major < _MIN_CUDA_MAJOR:
             raise ConfigError(f"CUDA {text} is too old; cog builds CUDA {_MIN_CUDA_MAJOR} and newer", self.at(*path))
         return text
 
-    def requirements(self, section: tuple, file_name: str | None, packages: list[str] | None) -> Requirements:
-        prefix = section[0]
+    def requirements(self, prefix: str, file_name: str | None, packages: list[str] | None) -> Requirements:
         if file_name is not None and packages is not None:
             raise ConfigError(
                 "set python_requirements or python_packages, not both; move the packages into the requirements file",
@@ -278,12 +269,12 @@ class _Normalizer:
         self.warnings.extend(requirements.warnings)
         return requirements
 
-    def system_packages(self, packages: list[str] | None, section: tuple) -> tuple[str, ...]:
+    def system_packages(self, packages: list[str] | None, prefix: str) -> tuple[str, ...]:
         for index, package in enumerate(packages or ()):
             if not _DEBIAN_PACKAGE.match(package):
                 raise ConfigError(
                     f"`{package}` is not an apt package name (lowercase letters, digits, + - . and an optional =VERSION)",
-                    self.at(section[0], "system_packages", index),
+                    self.at(prefix, "system_packages", index),
                 )
         return tuple(dict.fromkeys(packages or ()))
 
