@@ -189,7 +189,11 @@ def create_app(settings: Settings, request_shutdown: Optional[Callable[[], None]
         else:
             job_id = payload.get("id")
         if runtime.status == STARTING and runtime.signature is None:
-            raise RequestError(503, "the model is still starting (setup is running)", headers={"Retry-After": "1"})
+            # Inputs can be checked only once setup has told us the signature: wait in the queue until then.
+            if runtime.waiting >= settings.queue_size:
+                raise RequestError(409, "the queue of waiting predictions is full; retry later",
+                                   headers={"Retry-After": "1"})
+            await runtime.until_set_up()
         if runtime.status in (SETUP_FAILED, DEFUNCT):
             raise RequestError(503, f"the model cannot run predictions ({runtime.status})")
         signature = runtime.signature if kind == "predict" else runtime.train_signature

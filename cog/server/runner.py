@@ -367,6 +367,14 @@ class Runtime:
     def at_capacity(self) -> bool:
         return self.busy >= self.settings.max_concurrency and self.waiting >= self.settings.queue_size
 
+    async def until_set_up(self) -> None:
+        """Wait, as a queued job does, for the first setup to end: a request that arrives early is not refused."""
+        self.waiting += 1
+        try:
+            await self._ready.wait()
+        finally:
+            self.waiting -= 1
+
     def new_job(self, kind: str, job_id: Optional[str], request: Dict[str, Any]) -> Job:
         job = Job(kind, job_id, request)
         webhook = request.get("webhook")

@@ -299,3 +299,26 @@ def test_a_sync_answer_does_not_wait_for_webhook_retries(start_server, receiver:
         "input": {"text": "x"}, "webhook": f"{receiver.url}/webhook", "webhook_events_filter": ["completed"]})
     assert response.json()["output"] == "hello x" and time.monotonic() - started < 1
     assert receiver.wait_for_completed()["output"] == "hello x"
+
+
+def test_a_prediction_sent_during_setup_waits_for_it(start_server) -> None:
+    server = start_server("slow_setup.py:Predictor", wait=None)
+    deadline = time.monotonic() + 10
+    while True:  # the server listens before setup() is done
+        try:
+            assert server.health()["status"] == "STARTING"
+            break
+        except httpx.HTTPError:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    response = server.client.post("/predictions", json={"input": {"text": "early"}})
+    assert response.status_code == 200, response.text
+    assert response.json()["output"] == "ready for early"
+    bad = start_server("slow_setup.py:Predictor", wait=None)
+    while True:
+        try:
+            bad.health()
+            break
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    assert bad.client.post("/predictions", json={"input": {"txt": "early"}}).status_code == 422
