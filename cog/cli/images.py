@@ -33,7 +33,8 @@ def build_for_run(project: Project, *, ca_bundle: Path | None, base_image_mirror
         ca_bundle=ca_bundle,
         base_image_mirror=base_image_mirror,
     )
-    image = build_project(project, options, output.build_log)[0]
+    with output.build_display(options.progress == "auto") as log:
+        image = build_project(project, options, log)[0]
     return image.tag, variant == "gpu"
 
 

@@ -134,7 +134,9 @@ def build(
         builder=builder,
         push=push,
     )
-    for image in build_project(project, options, output.build_log):
+    with output.build_display(options.progress == "auto") as log:
+        built = build_project(project, options, log)
+    for image in built:
         output.success(f"Built {image.tag} ({image.variant.upper()}, {', '.join(image.platforms)})")
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import collections
+import re
+from contextlib import contextmanager
 from functools import cache
+from typing import Callable, Iterator
 
 from rich.console import Console
 
@@ -26,6 +30,34 @@ def success(message: str) -> None:
 
 def build_log(line: str) -> None:
     stderr().print(line, markup=False, style="dim", emoji=False, highlight=False)
+
+
+_STEP = re.compile(r"^#\d+ \[(?P<stage>[^\]]+)\] (?P<step>.+)$")
+
+
+@contextmanager
+def build_display(live: bool) -> Iterator[Callable[[str], None]]:
+    """Where build output goes: a one-line live status of the current step in a terminal, every line otherwise."""
+    if not live:
+        yield build_log
+        return
+    recent: collections.deque[str] = collections.deque(maxlen=30)
+    try:
+        with stderr().status("Building", spinner="dots") as status:
+
+            def show(line: str) -> None:
+                recent.append(line)
+                step = _STEP.match(line)
+                if step:
+                    status.update(f"[dim]{step.group('stage')}[/] {step.group('step')[:120]}")
+                elif not line.startswith("#"):
+                    stderr().print(line, markup=False, emoji=False, highlight=False)
+
+            yield show
+    except BaseException:
+        for line in recent:  # what the failing step printed
+            build_log(line)
+        raise
 
 
 def info(message: str) -> None:

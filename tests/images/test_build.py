@@ -234,3 +234,18 @@ def test_run_executes_in_the_image_with_the_project_mounted(cog, project):
     (directory / "note.txt").write_text("mounted")
     result = cog("run", "python", "-c", "import sys, pathlib; print(sys.prefix, pathlib.Path('note.txt').read_text())", cwd=directory)
     assert result.stdout.strip() == "/opt/cog/model mounted"
+
+
+def test_build_context_leaves_out_git_caches_and_ignored_files(cog, project, image_name):
+    directory = project("hello-world")
+    for relative in (".git/HEAD", "__pycache__/predict.cpython-311.pyc", "notes/private.txt", "scratch.log", "data/keep.txt"):
+        (directory / relative).parent.mkdir(parents=True, exist_ok=True)
+        (directory / relative).write_text("x")
+    (directory / ".dockerignore").write_text("notes/\n")
+    (directory / ".cogignore").write_text("*.log\n")
+    tag = image_name()
+    cog("build", "-t", tag, cwd=directory)
+    listing = subprocess.check_output(["docker", "run", "--rm", tag, "find", "/src", "-mindepth", "1"], text=True).split()
+    assert {"/src/cog.yaml", "/src/predict.py", "/src/data/keep.txt"} <= set(listing), listing
+    left_out = [path for path in listing if any(part in path for part in (".git", "__pycache__", "notes", "scratch.log"))]
+    assert left_out == [], listing
