@@ -7,7 +7,7 @@ import mimetypes
 import os
 import re
 import urllib.parse
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Set
 
 import httpx
 
@@ -91,26 +91,44 @@ def has_file_markers(value: Any) -> bool:
     return False
 
 
-async def resolve_outputs(value: Any, upload_url: Optional[str], client: httpx.AsyncClient) -> Any:
-    """Replace the worker's file markers with data URIs, or with URLs after uploading to `upload_url`."""
+async def resolve_outputs(value: Any, upload_url: Optional[str], client: httpx.AsyncClient,
+                          uploaded: Optional[Set[str]] = None) -> Any:
+    """Replace the worker's file markers with data URIs, or with URLs after uploading to `upload_url`.
+
+    `uploaded` holds the names already used by this job, so that files of the same name (an iterator that
+    rewrites one temporary file, say) do not overwrite each other at the upload URL.
+    """
+    if uploaded is None:
+        uploaded = set()
     if isinstance(value, list):
-        return [await resolve_outputs(v, upload_url, client) for v in value]
+        return [await resolve_outputs(v, upload_url, client, uploaded) for v in value]
     if isinstance(value, dict):
         if FILE_MARKER in value and len(value) == 1:
-            return await _file_output(value[FILE_MARKER], upload_url, client)
-        return {k: await resolve_outputs(v, upload_url, client) for k, v in value.items()}
+            return await _file_output(value[FILE_MARKER], upload_url, client, uploaded)
+        return {k: await resolve_outputs(v, upload_url, client, uploaded) for k, v in value.items()}
     return value
 
 
-async def _file_output(path: str, upload_url: Optional[str], client: httpx.AsyncClient) -> str:
+async def _file_output(path: str, upload_url: Optional[str], client: httpx.AsyncClient, uploaded: Set[str]) -> str:
     media_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
     with open(path, "rb") as f:
         data = f.read()
     if upload_url is None:
         return f"data:{media_type};base64,{base64.b64encode(data).decode()}"
-    name = os.path.basename(path)
+    name = _unique_name(_safe_name(path, "output"), uploaded)
     url = upload_url.rstrip("/") + "/" + urllib.parse.quote(name)
     response = await client.put(url, files={"file": (name, data, media_type)})
     response.raise_for_status()
     # The upload target may answer with the file's final address; otherwise it is where we put it.
     return response.headers.get("location") or str(response.url)
+
+
+def _unique_name(name: str, taken: Set[str]) -> str:
+    """out.png, then out-1.png, out-2.png, ... within one job."""
+    stem, dot, extension = name.partition(".")
+    candidate, number = name, 0
+    while candidate in taken:
+        number += 1
+        candidate = f"{stem}-{number}{dot}{extension}"
+    taken.add(candidate)
+    return candidate

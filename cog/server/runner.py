@@ -17,7 +17,7 @@ import tempfile
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Set
 
 import httpx
 
@@ -92,6 +92,7 @@ class Job:
         self.listeners: List["asyncio.Queue[Any]"] = []  # server-sent-event streams
         self.cancel_requested = False
         self.in_worker = False
+        self.uploaded_names: Set[str] = set()  # file names this job has put at the upload URL
 
     def to_json(self) -> Dict[str, Any]:
         return {
@@ -457,7 +458,7 @@ class Runtime:
             elif kind == "output":
                 value = message["value"]
                 if message["files"]:
-                    value = await resolve_outputs(value, upload_url, self.client)
+                    value = await resolve_outputs(value, upload_url, self.client, job.uploaded_names)
                 if job.output is None:
                     job.output = []
                 job.emit("output", {"chunk": value, "index": len(job.output)})
@@ -470,7 +471,7 @@ class Runtime:
         output = message["output"]
         if message.get("files"):
             try:
-                output = await resolve_outputs(output, upload_url, self.client)
+                output = await resolve_outputs(output, upload_url, self.client, job.uploaded_names)
             except (httpx.HTTPError, OSError) as exc:
                 self._finish(job, "failed", error=f"could not return an output file: {exc}")
                 return

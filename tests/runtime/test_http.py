@@ -322,3 +322,11 @@ def test_a_prediction_sent_during_setup_waits_for_it(start_server) -> None:
         except httpx.HTTPError:
             time.sleep(0.05)
     assert bad.client.post("/predictions", json={"input": {"txt": "early"}}).status_code == 422
+
+
+def test_output_files_of_the_same_name_do_not_overwrite_each_other(start_server, receiver: Receiver) -> None:
+    server = start_server("files.py:Predictor", args=["--upload-url", f"{receiver.url}/uploads/"])
+    result = server.predict(image="data:text/plain,hello", extra=["data:text/plain,same", "data:text/plain,same"])
+    assert len(set(result["output"])) == 3, result
+    uploaded = sorted(r["path"] for r in receiver.requests if r["method"] == "PUT")
+    assert len(set(uploaded)) == 3 and "/uploads/reversed.txt" in uploaded, uploaded
