@@ -204,7 +204,7 @@ class _Normalizer:
     def version_string(self, value, path: tuple) -> str | None:
         if value is None:
             return None
-        text = str(value).strip()
+        text = self.source.number_texts.get(tuple(path), str(value)).strip()
         try:
             Version(text)
         except InvalidVersion:
@@ -222,10 +222,7 @@ class _Normalizer:
         minor = f"{parsed.major}.{parsed.minor}" if len(parsed.release) >= 2 else text
         listing = ", ".join(supported)
         if minor not in supported:
-            hint = ""
-            if isinstance(value, float) and f"{text}0" in supported:
-                hint = f' (unquoted, {text}0 reads as the number {text}: write "{text}0" in quotes)'
-            raise ConfigError(f"Python {text} is not supported{hint}; supported: {listing}", self.at(*path))
+            raise ConfigError(f"Python {text} is not supported; supported: {listing}", self.at(*path))
         release = supported[minor]
         if release.deprecated:
             self.warnings.append(ConfigWarning(

@@ -20,6 +20,8 @@ class SourceMap:
     file: str
     positions: dict[tuple, tuple[int, int]] = field(default_factory=dict)
     key_positions: dict[tuple, tuple[int, int]] = field(default_factory=dict)
+    # The text of each number as written: YAML reads `3.10` as 3.1, but a version means what was typed.
+    number_texts: dict[tuple, str] = field(default_factory=dict)
 
     def locate(self, path: tuple, *, key: bool = False) -> Location:
         """Where the value at `path` is (or its key, with key=True); falls back to the nearest parent."""
@@ -77,7 +79,10 @@ def _to_python(node: yaml.Node, path: tuple, source: SourceMap) -> Any:
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_to_python(item, path + (index,), source) for index, item in enumerate(node.value)]
-    return _scalar(node, source)
+    value = _scalar(node, source)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        source.number_texts[path] = node.value
+    return value
 
 
 def _scalar(node: yaml.Node, source: SourceMap) -> Any:
