@@ -191,7 +191,10 @@ def _predict_or_train(endpoint, image, pairs, json_input, output_path, url, file
         for warning in project.config.warnings:
             output.warning(str(warning))
         if endpoint == "trainings" and not project.config.train:
-            raise CogError("cog.yaml has no `train:`; add train: \"train.py:train\"")
+            raise CogError(f"{project.config.file} has no `train:`; add train: \"train.py:train\"")
+        if endpoint == "predictions" and not project.config.predict:
+            key = "model" if project.config.dialect == "original" else "predict"
+            raise CogError(f"{project.config.file} has no `{key}:`; add {key}: \"predict.py:Predictor\"")
         image, gpus = build_for_run(project, ca_bundle=ca_bundle, base_image_mirror=mirror, progress=None)
     elif image is not None:
         docker.require_engine()
@@ -224,7 +227,7 @@ def serve(
     for warning in project.config.warnings:
         output.warning(str(warning))
     if not project.config.predict:
-        raise CogError("cog.yaml has no `predict:`; add predict: \"predict.py:Predictor\"")
+        raise CogError(f"{project.config.file} has no `predict:`; add predict: \"predict.py:Predictor\"")
     if local:
         from cog.server.http import serve as serve_locally
 

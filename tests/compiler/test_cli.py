@@ -91,3 +91,14 @@ def test_bad_option_value_is_a_usage_error(make_project):
     result = run("generate-dockerfile", "--variant", "tpu", cwd=project)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "tpu" in result.stderr
+
+
+@pytest.mark.parametrize(("config", "command", "expected"), [
+    ('build:\n  python_version: "3.11"\n', "predict", 'error: cog.yaml has no `predict:`; add predict: "predict.py:Predictor"'),
+    ('environment:\n  python_version: "3.11"\n', "predict", 'error: cog.yaml has no `model:`; add model: "predict.py:Predictor"'),
+    ('predict: "p.py:P"\n', "train", 'error: cog.yaml has no `train:`; add train: "train.py:train"'),
+])
+def test_predict_and_train_need_their_entry_point(make_project, config, command, expected):
+    project = make_project({"cog.yaml": config})
+    result = run(command, cwd=project)
+    assert result.returncode == 1 and result.stderr.strip() == expected
