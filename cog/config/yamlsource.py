@@ -53,8 +53,17 @@ def load_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
     return _to_python(node, (), source), source
 
 
+# Far beyond any real cog.yaml; aliases that expand past it (a "billion laughs" file) would exhaust memory.
+MAX_VALUES = 100_000
+
+
 def _to_python(node: yaml.Node, path: tuple, source: SourceMap) -> Any:
     source.positions[path] = (node.start_mark.line + 1, node.start_mark.column + 1)
+    if len(source.positions) > MAX_VALUES:
+        raise ConfigError(
+            f"expands to more than {MAX_VALUES:,} values (through YAML aliases?); write the settings out",
+            Location(source.file, *source.positions[path]),
+        )
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:

@@ -274,3 +274,10 @@ def test_completed_config_is_todays_dialect_with_defaults(make_project):
         "concurrency": {"max": 1},
         "environment": [],
     }
+
+
+def test_alias_bomb_is_refused_quickly():
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+    with pytest.raises(ConfigError, match=r"^cog.yaml:\d+:\d+: expands to more than 100,000 values"):
+        parse("\n".join(lines) + "\n")
