@@ -48,9 +48,14 @@ def load_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
         raise _syntax_error(exc, text, file) from None
     except yaml.YAMLError as exc:  # errors without a position (rare: encoding)
         raise ConfigError(f"is not valid YAML: {exc}", Location(file)) from None
+    except RecursionError:
+        raise ConfigError("is nested too deeply to be a cog.yaml", Location(file)) from None
     if node is None:
         return None, source
-    return _to_python(node, (), source), source
+    try:
+        return _to_python(node, (), source), source
+    except RecursionError:
+        raise ConfigError("is nested too deeply to be a cog.yaml", Location(file)) from None
 
 
 # Far beyond any real cog.yaml; aliases that expand past it (a "billion laughs" file) would exhaust memory.

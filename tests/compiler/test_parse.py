@@ -281,3 +281,9 @@ def test_alias_bomb_is_refused_quickly():
     lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
     with pytest.raises(ConfigError, match=r"^cog.yaml:\d+:\d+: expands to more than 100,000 values"):
         parse("\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize("depth", [500, 5000])
+def test_deep_nesting_is_a_located_error_not_a_crash(depth):
+    with pytest.raises(ConfigError, match="nested too deeply|must be"):
+        parse("build: " + "[" * depth + "]" * depth + "\n")
