@@ -23,7 +23,7 @@ from cog.packages.store import Store
 
 S3_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 # One try, a short wait: an unreachable S3 fails in a second, not after botocore's retries.
-S3_FAST_FAILURE = {"retries": 1, "config_kwargs": {"retries": {"max_attempts": 1}, "connect_timeout": 1}}
+S3_FAST_FAILURE = {"config_kwargs": {"retries": {"max_attempts": 1}, "connect_timeout": 1}}
 
 
 def free_port() -> int:
