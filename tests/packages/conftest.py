@@ -85,9 +85,10 @@ class LiveServer:
 
 
 @pytest.fixture
-def live_server(tmp_path):
+def live_server(tmp_path_factory):
     """A server without image builds over a file:// store, in this process, on real HTTP."""
-    state = ServerState(store=Store((tmp_path / "store").as_uri()), builds=None, max_blob_size=10 * 1024 * 1024)
+    storage = tmp_path_factory.mktemp("store").as_uri()
+    state = ServerState(store=Store(storage), builds=None, max_blob_size=10 * 1024 * 1024)
     with LiveServer(state) as server:
         yield server
 
