@@ -51,6 +51,9 @@ class Store:
         self.url = url
         if fsspec.utils.get_protocol(url) in ("file", "local"):
             options.setdefault("auto_mkdir", True)  # object stores have no directories to make
+        else:
+            # Another server may write to the same bucket at any time: a cached listing would hide its packages.
+            options.setdefault("use_listings_cache", False)
         with self._guard():
             self.fs, root = fsspec.core.url_to_fs(url, **options)
         self.root = root.rstrip("/")
