@@ -44,13 +44,15 @@ def docker_ignore_lines(project_dir: Path) -> list[str]:
 
 
 def project_files(project_dir: Path, spec: pathspec.GitIgnoreSpec | None = None) -> list[str]:
-    """Relative POSIX paths of the files that belong in the image, sorted."""
+    """Relative POSIX paths of the files (and symbolic links) that belong in the image, sorted."""
     spec = spec or ignore_spec(project_dir)
     found = []
     for root, directories, files in os.walk(project_dir):
         relative_root = Path(root).relative_to(project_dir)
         directories[:] = [d for d in directories if not spec.match_file(f"{(relative_root / d).as_posix()}/")]
-        for name in files:
+        # os.walk does not enter a symbolic link to a directory; list the link itself, as BuildKit copies it.
+        links = [d for d in directories if (Path(root) / d).is_symlink()]
+        for name in [*files, *links]:
             relative = (relative_root / name).as_posix()
             if not spec.match_file(relative):
                 found.append(relative)

@@ -111,6 +111,17 @@ def join_platforms(tag: str, digests: list[str], builder: str | None) -> None:
         raise CogError(f"could not join the platform images into {tag}: {_last_line(exc)}") from None
 
 
+def registry_digest(reference: str) -> str:
+    """The digest of an image (or index) in its registry, as `docker pull NAME@DIGEST` takes it."""
+    result = subprocess.run(
+        ["docker", "buildx", "imagetools", "inspect", reference, "--format", "{{json .Manifest}}"],
+        capture_output=True, text=True,
+    )
+    if result.returncode != 0:
+        raise CogError(f"could not read the digest of {reference}: {_docker_error(result.stderr)}")
+    return json.loads(result.stdout)["digest"]
+
+
 def run_once(image: str, command: list[str], *, platform: str | None = None) -> subprocess.CompletedProcess:
     """Run a command in a fresh container of `image` and remove it; stdout and stderr kept apart."""
     args = ["docker", "run", "--rm"]
@@ -224,6 +235,12 @@ def push(image: str, log: Callable[[str], None]) -> None:
     if result.returncode != 0:
         raise CogError(f"could not push {image}: {_docker_error(result.stderr)}")
     log(f"Pushed {image}")
+
+
+def pull(image: str) -> None:
+    result = subprocess.run(["docker", "pull", "--quiet", image], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise CogError(f"could not pull {image}: {_docker_error(result.stderr)}")
 
 
 def login(registry: str, username: str, password: str) -> None:

@@ -10,6 +10,7 @@ from typing import Optional
 import typer
 
 from cog._version import __version__
+from cog.cli import packages
 from cog.config.errors import CogError
 
 app = typer.Typer(
@@ -113,11 +114,16 @@ def build(
     base_image_mirror: Optional[str] = MirrorOption,
     builder: Optional[str] = typer.Option(None, "--builder", help="The buildx builder to use (default: the active one)."),
     push: bool = typer.Option(False, "--push", help="Push the images to their registry instead of loading them here."),
+    no_wait: bool = typer.Option(False, "--no-wait", help="With a repo set (cog repo set): do not wait for the server's builds."),
 ) -> None:
-    """Build the model's Docker image(s) with BuildKit."""
+    """Build the model's Docker image(s) with BuildKit; with a repo set, push a package and let the server build them."""
     from cog.build.builder import BuildOptions, build_project, default_image_name, default_progress
     from cog.cli import output
+    from cog.packages.settings import current_repo
     from cog.project import load_project
+
+    if (repo := current_repo()) is not None and repo.model is not None:
+        return packages.push_package(file, wait=not no_wait)
 
     project = load_project(file)
     for warning in project.config.warnings:
@@ -197,6 +203,7 @@ def _predict_or_train(endpoint, image, pairs, json_input, output_path, url, file
             raise CogError(f"{project.config.file} has no `{key}:`; add {key}: \"predict.py:Predictor\"")
         image, gpus = build_for_run(project, ca_bundle=ca_bundle, base_image_mirror=mirror, progress=None)
     elif image is not None:
+        image = packages.image_of(image)
         docker.require_engine()
         gpus = docker.gpu_available() and "run.cog.cuda" in docker.image_labels(image)
     with (docker.serving(image, gpus=gpus) if url is None else nullcontext(None)) as served:
@@ -281,13 +288,16 @@ def push(
 
 @app.command()
 def login(
-    registry: str = typer.Argument(..., help="The registry, e.g. registry.example.com or 127.0.0.1:5000."),
+    registry: str = typer.Argument(..., help="A registry, e.g. registry.example.com or 127.0.0.1:5000; or a cog server, http(s)://HOST:PORT."),
     username: Optional[str] = typer.Option(None, "-u", "--username", help="User name (asked when not given)."),
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input."),
 ) -> None:
-    """Log in to a Docker registry; the credentials are stored the Docker way (credential store or ~/.docker)."""
+    """Log in to a Docker registry (stored the Docker way), or with a token to a cog server given as http(s)://HOST:PORT."""
     from cog.build import docker
     from cog.cli import output
+
+    if registry.startswith(("http://", "https://")):
+        return packages.login_server(registry, password_stdin)
 
     if username is None:
         username = typer.prompt("Username")
@@ -297,6 +307,9 @@ def login(
     docker.require_engine()
     docker.login(registry, username, password)
     output.success(f"Logged in to {registry}")
+
+
+packages.register(app)
 
 
 def _variants(choice, configured):

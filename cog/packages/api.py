@@ -1,0 +1,279 @@
+"""The HTTP API of `cog server` (see docs/server-api.md): packages of models over the store, and their builds.
+
+Stateless apart from the store, so several servers can share one bucket. Reads are open; writes need a token.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import partial
+from pathlib import Path
+from typing import Annotated, Literal
+
+from anyio import from_thread, to_thread
+from fastapi import Depends, FastAPI, Header, Path as PathParam, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from pydantic import BaseModel
+
+from cog._version import __version__
+from cog.build.context import WEIGHT_MIN_BYTES, WEIGHT_SUFFIXES
+from cog.config.errors import CogError
+from cog.config.model import completed_config
+from cog.config.parse import CONFIG_FILE_NAME, load_config
+from cog.packages.builds import BuildQueue
+from cog.packages.manifest import Manifest, UnsafePath, check_link
+from cog.packages.package import CHUNK, zip_chunks
+from cog.packages.records import ID_PREFIX, MODEL_PART_RULE, Package, PackageDetail, PackageSummary, check_model_part
+from cog.packages.store import BlobMismatch, BlobTooLarge, StorageUnavailable, Store
+
+DEFAULT_MAX_BLOB_SIZE = 200 * 1024**3
+GC_GRACE = timedelta(hours=1)  # uploaded blobs a client has not committed yet are that long safe from collection
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, detail: str, **extra) -> None:
+        self.status, self.detail, self.extra = status, detail, extra
+
+
+@dataclass
+class ServerState:
+    store: Store
+    builds: BuildQueue | None
+    max_blob_size: int = DEFAULT_MAX_BLOB_SIZE
+    gc_grace: timedelta = GC_GRACE
+    # One commit or collection at a time in this process: a package is written once, its builds queued once,
+    # and a collection never runs between a commit's check of its blobs and its record.
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class MissingRequest(BaseModel):
+    digests: list[str]
+
+
+class MissingAnswer(BaseModel):
+    missing: list[str]
+
+
+class CommitRequest(BaseModel):
+    manifest: Manifest
+
+
+Owner = Annotated[str, PathParam(description=f"the model's owner: {MODEL_PART_RULE}")]
+Name = Annotated[str, PathParam(description=f"the model's name: {MODEL_PART_RULE}")]
+Digest = Annotated[str, PathParam(pattern=r"^[0-9a-f]{64}$", description="sha256, 64 lowercase hex characters")]
+IdPrefix = Annotated[str, PathParam(description="a package id, or a unique prefix of one")]
+VariantParam = Annotated[Literal["cpu", "gpu"], PathParam()]
+
+
+def create_app(state: ServerState) -> FastAPI:
+    app = FastAPI(
+        title="cog server", version=__version__,
+        description="Content-addressed packages of models, their blobs, and the Docker images built from them.",
+    )
+    store = state.store
+
+    def require_token(authorization: Annotated[str | None, Header()] = None) -> None:
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            raise ApiError(401, "this request needs a token (Authorization: Bearer TOKEN); log in with cog login SERVER_URL")
+        if not store.token_valid(token.strip()):
+            raise ApiError(401, "the token is not valid on this server")
+
+    def model_of(owner: str, name: str) -> str:
+        try:
+            return f"{check_model_part(owner, 'owner')}/{check_model_part(name, 'name')}"
+        except ValueError as exc:
+            raise ApiError(400, str(exc)) from None
+
+    def package_of(model: str, prefix: str) -> Package:
+        if not ID_PREFIX.match(prefix):
+            raise ApiError(400, f"package id {prefix[:70]!r} is not a sha256 hex digest or a prefix of one")
+        found = store.find_packages(prefix, model=model)
+        if not found:
+            raise ApiError(404, f"{model} has no package {prefix}")
+        if len(found) > 1:
+            raise ApiError(409, f"{prefix} is the start of {len(found)} package ids of {model}; give more of it")
+        package = store.load_package(model, found[0][1])
+        if package is None:  # deleted since it was listed
+            raise ApiError(404, f"{model} has no package {prefix}")
+        return package
+
+    def summary(package: Package) -> PackageSummary:
+        return PackageSummary(
+            id=package.id, model=package.model, created_at=package.created_at, size=package.manifest.size,
+            files=len(package.manifest.files), builds=store.load_builds(package.model, package.id),
+        )
+
+    def detail(package: Package) -> PackageDetail:
+        return PackageDetail(**summary(package).model_dump(), config=package.config, manifest=package.manifest)
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return JSONResponse({"detail": exc.detail, **exc.extra}, status_code=exc.status, headers=headers)
+
+    @app.exception_handler(StorageUnavailable)
+    async def storage_unavailable(request: Request, exc: StorageUnavailable) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        """One line naming the field, e.g. `manifest.files.0.path: Value error, '../x' has a '..' component`."""
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"] if part != "body")
+        return JSONResponse({"detail": f"{where}: {first['msg']}"}, status_code=400)
+
+    @app.get("/v1/health")
+    def health() -> dict:
+        store.check()
+        return {"status": "ok", "version": __version__, "builds": state.builds is not None}
+
+    @app.get("/v1/auth", dependencies=[Depends(require_token)])
+    def check_token() -> dict:
+        """200 when the bearer token is valid: what `cog login` asks before it stores a token."""
+        return {"status": "ok"}
+
+    @app.post("/v1/blobs/missing", dependencies=[Depends(require_token)])
+    def missing_blobs(request: MissingRequest) -> MissingAnswer:
+        """Which of these blobs the store lacks: the client uploads only those."""
+        for digest in request.digests:
+            if not ID_PREFIX.match(digest) or len(digest) != 64:
+                raise ApiError(400, f"digests: {digest[:70]!r} is not a sha256 hex digest")
+        return MissingAnswer(missing=store.missing_blobs(dict.fromkeys(request.digests)))
+
+    @app.put("/v1/blobs/{digest}", dependencies=[Depends(require_token)], status_code=201)
+    async def upload_blob(digest: Digest, request: Request, response: Response,
+                          content_length: Annotated[int | None, Header()] = None) -> dict:
+        """The blob's bytes as the body, streamed to the store; the sha256 is checked before it is published."""
+        if content_length is not None and content_length > state.max_blob_size:
+            raise ApiError(413, f"content-length: {content_length} bytes is over this server's limit of {state.max_blob_size}")
+        body = request.stream()
+
+        async def next_block() -> bytes:
+            block = bytearray()
+            async for chunk in body:
+                block += chunk
+                if len(block) >= CHUNK:
+                    break
+            return bytes(block)
+
+        def blocks():
+            while block := from_thread.run(next_block):
+                yield block
+
+        try:
+            created = await to_thread.run_sync(partial(store.put_blob, digest, blocks(), max_size=state.max_blob_size))
+        except BlobMismatch as exc:
+            raise ApiError(400, f"body: {exc}") from None
+        except BlobTooLarge as exc:
+            raise ApiError(413, f"body: {exc}") from None
+        if not created:
+            response.status_code = 200
+        return {"sha256": digest, "created": created}
+
+    @app.post("/v1/models/{owner}/{name}/packages", dependencies=[Depends(require_token)], status_code=201)
+    def commit_package(owner: Owner, name: Name, request: CommitRequest, response: Response) -> PackageDetail:
+        """Commit a package whose blobs are all uploaded; queue its builds. 409 with `missing` if some are not."""
+        model = model_of(owner, name)
+        manifest = request.manifest
+        with state.lock:
+            existing = store.load_package(model, manifest.id)
+            if existing is not None:
+                response.status_code = 200
+                if state.builds is not None:
+                    state.builds.retry_failed(model, existing.id)
+                return detail(existing)
+            missing = store.missing_blobs(manifest.digests())
+            if missing:
+                raise ApiError(409, f"{len(missing)} blobs of this package are not uploaded yet", missing=missing)
+            package = Package(id=manifest.id, model=model, manifest=manifest, **_read_config(store, manifest))
+            store.save_package(package)
+            if state.builds is not None:
+                state.builds.queue(model, package.id, package.variants)
+        return detail(package)
+
+    @app.get("/v1/packages")
+    def all_packages(prefix: str = "") -> list[PackageSummary]:
+        """Packages of every model whose id starts with `prefix`, newest first."""
+        if prefix and not ID_PREFIX.match(prefix):
+            raise ApiError(400, f"prefix: {prefix[:70]!r} is not the start of a sha256 hex digest")
+        return [summary(package) for package in store.list_packages() if package.id.startswith(prefix)]
+
+    @app.get("/v1/models/{owner}/{name}/packages")
+    def list_packages(owner: Owner, name: Name) -> list[PackageSummary]:
+        """The model's packages, newest first."""
+        return [summary(package) for package in store.list_packages(model_of(owner, name))]
+
+    @app.get("/v1/models/{owner}/{name}/packages/{package_id}")
+    def show_package(owner: Owner, name: Name, package_id: IdPrefix) -> PackageDetail:
+        return detail(package_of(model_of(owner, name), package_id))
+
+    @app.get("/v1/models/{owner}/{name}/packages/{package_id}/zip", response_class=StreamingResponse)
+    def download_package(owner: Owner, name: Name, package_id: IdPrefix) -> StreamingResponse:
+        """The package as a zip, streamed; the same package always gives the same bytes (`cog package -o`'s)."""
+        package = package_of(model_of(owner, name), package_id)
+        filename = f"{name}-{package.id[:12]}.zip"
+        return StreamingResponse(
+            zip_chunks(package.manifest, lambda entry: store.open_blob(entry.sha256)), media_type="application/zip",
+            headers={"Content-Disposition": f'attachment; filename="{filename}"', "X-Cog-Package-Id": package.id},
+        )
+
+    @app.delete("/v1/models/{owner}/{name}/packages/{package_id}", dependencies=[Depends(require_token)], status_code=204)
+    def delete_package(owner: Owner, name: Name, package_id: Digest) -> Response:
+        """Delete a package (its full id) and its build records; then collect blobs nothing references any more."""
+        model = model_of(owner, name)
+        if store.load_package(model, package_id) is None:
+            raise ApiError(404, f"{model} has no package {package_id}")
+        with state.lock:
+            store.delete_package(model, package_id)
+            store.collect_garbage(state.gc_grace)
+        return Response(status_code=204)
+
+    @app.get("/v1/models/{owner}/{name}/packages/{package_id}/builds/{variant}/log", response_class=PlainTextResponse)
+    def build_log(owner: Owner, name: Name, package_id: IdPrefix, variant: VariantParam) -> PlainTextResponse:
+        package = package_of(model_of(owner, name), package_id)
+        log = store.read_log(package.model, package.id, variant)
+        if log is None:
+            raise ApiError(404, f"no {variant} build log for {package.id}")
+        return PlainTextResponse(log)
+
+    @app.post("/v1/models/{owner}/{name}/packages/{package_id}/builds/{variant}/retry",
+              dependencies=[Depends(require_token)], status_code=202)
+    def retry_build(owner: Owner, name: Name, package_id: IdPrefix, variant: VariantParam) -> PackageDetail:
+        """Build a failed variant again."""
+        package = package_of(model_of(owner, name), package_id)
+        if state.builds is None:
+            raise ApiError(409, "this server builds no images: it was started without --docker-registry")
+        if variant not in package.variants:
+            raise ApiError(400, f"variant: {package.id[:12]} has no {variant} image (its variants: {', '.join(package.variants)})")
+        if not state.builds.retry(package.model, package.id, variant):
+            raise ApiError(409, f"the {variant} build of {package.id[:12]} has not failed; only a failed build is retried")
+        return detail(package)
+
+    return app
+
+
+def _read_config(store: Store, manifest: Manifest) -> dict:
+    """Check the package's links, and read its cog.yaml as a build would: with its source files (not its weights)
+    around it, since the config may name a requirements file. Returns the package's config and variants."""
+    if manifest.entry(CONFIG_FILE_NAME) is None:
+        raise ApiError(400, f"manifest: the package has no {CONFIG_FILE_NAME} at its root")
+    for entry in manifest.files:
+        if entry.is_link:
+            try:
+                check_link(entry.path, store.read_blob(entry.sha256).decode("utf-8", "replace"))
+            except UnsafePath as exc:
+                raise ApiError(400, f"manifest: {exc}") from None
+    with tempfile.TemporaryDirectory(prefix="cog-config-") as scratch:
+        sources = [entry for entry in manifest.files
+                   if entry.size < WEIGHT_MIN_BYTES and Path(entry.path).suffix.lower() not in WEIGHT_SUFFIXES]
+        store.unpack(Manifest.of(sources), Path(scratch))
+        try:
+            config = load_config(Path(scratch) / CONFIG_FILE_NAME, display=CONFIG_FILE_NAME)
+        except CogError as exc:
+            raise ApiError(400, f"manifest: {exc}") from None
+    return {"config": completed_config(config), "variants": config.variants}
