@@ -35,6 +35,7 @@ def parse_inputs(pairs: list[str], json_input: str | None, schema: dict, *, endp
             raise CogError(f"--json is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
         if not isinstance(inputs, dict):
             raise CogError("--json must be a JSON object of input names and values")
+    pairs = [_with_name(pair, properties) for pair in pairs]
     names = [pair.partition("=")[0] for pair in pairs]
     given_here: set[str] = set()
     for pair in pairs:
@@ -53,6 +54,19 @@ def parse_inputs(pairs: list[str], json_input: str | None, schema: dict, *, endp
             inputs[name] = value
         given_here.add(name)
     return inputs
+
+
+def _with_name(pair: str, properties: dict[str, dict]) -> str:
+    """`-i @hotdog.jpg` (as the original cog took it) names the model's only input, or its only file input."""
+    name = pair.partition("=")[0]
+    if "=" in pair and (name in properties or not pair.startswith("@")) and name.isidentifier():
+        return pair
+    candidates = list(properties)
+    if pair.startswith("@") and len(candidates) > 1:
+        candidates = [n for n, spec in properties.items() if _item_spec(spec).get("format") == "uri"]
+    if len(candidates) != 1:
+        raise CogError(f"-i {pair}: say which input it is for, as NAME=VALUE (inputs: {', '.join(properties) or 'none'})")
+    return f"{candidates[0]}={pair}"
 
 
 def _read_json_argument(argument: str, stdin) -> str:

@@ -49,8 +49,17 @@ def test_training_inputs_use_the_training_component():
     assert parse_inputs(["epochs=5"], None, SCHEMA, endpoint="trainings") == {"epochs": 5}
 
 
+def test_a_value_without_a_name_goes_to_the_only_input_or_the_only_file_input(tmp_path):
+    (tmp_path / "dog.jpg").write_bytes(b"jpg")
+    assert parse_inputs([f"@{tmp_path / 'dog.jpg'}"], None, SCHEMA)["image"].startswith("data:image/jpeg;base64,")
+    only_text = {"components": {"schemas": {"Input": {"properties": {"text": {"type": "string"}}}}}}
+    assert parse_inputs(["hello there"], None, only_text) == {"text": "hello there"}
+    with pytest.raises(CogError, match="the model has no input named a"):  # NAME=VALUE always names the input
+        parse_inputs(["a=b"], None, only_text)
+
+
 @pytest.mark.parametrize(("pairs", "json_input", "message"), [
-    (["novalue"], None, "-i novalue: expected NAME=VALUE or NAME=@FILE"),
+    (["novalue"], None, "-i novalue: say which input it is for, as NAME=VALUE (inputs: text, steps, scale, fast, tags, sizes, image)"),
     (["nope=1"], None, "-i nope: the model has no input named nope (inputs: text, steps, scale, fast, tags, sizes, image)"),
     (["steps=three"], None, "-i steps=three: steps is an integer"),
     (["scale=big"], None, "-i scale=big: scale is a number"),
