@@ -22,7 +22,13 @@ from tests.examples.readme import shown_commands
 
 pytestmark = pytest.mark.docker
 
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 BUILT_EXAMPLES = ["hello-world", "jazz-composer", "colorize", "iris", "streaming"]
+
+
+def retrained_same_weights(directory: Path, weights: str) -> bool:
+    """The README's training command, run in the copy, wrote the very bytes the example commits."""
+    return (directory / weights).read_bytes() == (EXAMPLES / directory.name / weights).read_bytes()
 
 
 @pytest.fixture
@@ -55,10 +61,9 @@ def example(project, cog_env):
 
 
 def test_every_example_is_tested_or_snapshotted():
-    examples = Path(__file__).resolve().parents[2] / "examples"
-    assert sorted(path.name for path in examples.iterdir() if path.is_dir()) == sorted(BUILT_EXAMPLES + ["gpu-torch"])
+    assert sorted(path.name for path in EXAMPLES.iterdir() if path.is_dir()) == sorted(BUILT_EXAMPLES + ["gpu-torch"])
     for name in BUILT_EXAMPLES:
-        assert shown_commands(examples / name / "README.md"), f"{name}'s README shows no command"
+        assert shown_commands(EXAMPLES / name / "README.md"), f"{name}'s README shows no command"
 
 
 def test_hello_world(example):
@@ -87,10 +92,13 @@ def test_colorize(example, cog):
     assert hills[1] > hills[0] + 40 and hills[1] > hills[2] + 40, f"the hills are not green: {hills}"
     assert earth[0] > earth[1] > earth[2], f"the earth is not brown: {earth}"
     assert all(abs(channel - before[0]) <= 2 for after, before in zip(still_gray[1], gray_pixels) for channel in after)
+    assert retrained_same_weights(directory, "weights/palette.npy")
+    assert retrained_same_weights(directory, "landscape-gray.png")
 
 
 def test_iris(example):
-    example("iris")
+    directory = example("iris")
+    assert retrained_same_weights(directory, "weights/iris.joblib")
 
 
 def test_streaming_sends_each_token_as_it_comes(example):
