@@ -11,6 +11,7 @@ import typer
 
 from cog._version import __version__
 from cog.cli import packages
+from cog.cli.init import init
 from cog.config.errors import CogError
 
 app = typer.Typer(
@@ -72,6 +73,9 @@ def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
 ) -> None:
     """Package machine learning models into reproducible Docker images and serve them."""
+
+
+app.command()(init)
 
 
 @app.command("generate-dockerfile")

@@ -15,6 +15,9 @@ from cog.compiler.resolve import resolve
 from cog.config.parse import load_config
 
 CORPUS = Path(__file__).parent / "corpus"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+# Examples whose images no CI step builds (they would download torch): their Dockerfiles are snapshotted instead.
+SNAPSHOTTED_EXAMPLES = ["gpu-torch"]
 
 # Renders beyond each project's default variants on linux/amd64.
 EXTRA_TARGETS = {
@@ -23,21 +26,29 @@ EXTRA_TARGETS = {
     "gpu-torch-pinned": [("cpu", "linux/amd64")],
     "cpu-tensorflow": [("cpu", "linux/arm64")],
     "hello-world": [("cpu", "linux/arm64")],
+    "example-gpu-torch": [("cpu", "linux/amd64")],
 }
 MIRRORS = {"mirror": "registry.internal:5000/hub"}
 
 
+def projects() -> dict[str, Path]:
+    """The corpus by name, and the snapshotted examples as example-NAME."""
+    found = {path.name: path for path in sorted(CORPUS.iterdir()) if path.is_dir()}
+    found.update({f"example-{name}": EXAMPLES / name for name in SNAPSHOTTED_EXAMPLES})
+    return found
+
+
 def targets():
-    for project in sorted(path for path in CORPUS.iterdir() if path.is_dir()):
+    for name, project in projects().items():
         config = load_config(project / "cog.yaml", display="cog.yaml")
         for variant in config.variants:
-            yield pytest.param(project.name, variant, "linux/amd64", id=f"{project.name}-{variant}-amd64")
-        for variant, platform in EXTRA_TARGETS.get(project.name, []):
-            yield pytest.param(project.name, variant, platform, id=f"{project.name}-{variant}-{platform[6:]}")
+            yield pytest.param(name, variant, "linux/amd64", id=f"{name}-{variant}-amd64")
+        for variant, platform in EXTRA_TARGETS.get(name, []):
+            yield pytest.param(name, variant, platform, id=f"{name}-{variant}-{platform[6:]}")
 
 
 def render(name: str, variant: str, platform: str) -> str:
-    project = CORPUS / name
+    project = projects()[name]
     config = load_config(project / "cog.yaml", display="cog.yaml")
     plan = resolve(config, variant, platform, base_image_mirror=MIRRORS.get(name))
     return render_dockerfile(plan, context_layout(project, "cog.yaml"))

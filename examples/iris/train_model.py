@@ -1,0 +1,39 @@
+"""Train the iris classifiers and write them to weights/iris.joblib. Run it inside the model's image:
+
+    cog run python train_model.py
+
+scikit-learn ships the iris data set (150 flowers, 3 species), so nothing is downloaded. Fixed random states:
+the same split and the same models on every run.
+"""
+
+from pathlib import Path
+
+import joblib
+from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import train_test_split
+from sklearn.tree import DecisionTreeClassifier
+
+WEIGHTS = Path("weights/iris.joblib")
+
+
+def main() -> None:
+    iris = load_iris()
+    train_x, test_x, train_y, test_y = train_test_split(
+        iris.data, iris.target, test_size=0.2, stratify=iris.target, random_state=0
+    )
+    classifiers = {
+        "logistic_regression": LogisticRegression(max_iter=1000, random_state=0),
+        "decision_tree": DecisionTreeClassifier(max_depth=3, random_state=0),
+    }
+    for name, classifier in classifiers.items():
+        classifier.fit(train_x, train_y)
+        right = int((classifier.predict(test_x) == test_y).sum())
+        print(f"{name}: {right} of {len(test_y)} held-out flowers right")
+    WEIGHTS.parent.mkdir(exist_ok=True)
+    joblib.dump({"species": list(iris.target_names), "classifiers": classifiers}, WEIGHTS)
+    print(f"wrote {WEIGHTS}")
+
+
+if __name__ == "__main__":
+    main()
