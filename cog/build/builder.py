@@ -164,7 +164,7 @@ def _openapi_schema(tag: str, plan: BuildPlan, options: BuildOptions) -> dict:
         command += ["--train", plan.train]
     result = docker.run_once(tag, command, platform=plan.platform)
     if result.returncode != 0:
-        detail = (result.stderr.strip().splitlines() or ["no output"])[-1]
+        detail = (result.stderr.strip().splitlines() or ["no output"])[-1].removeprefix("error: ")
         raise CogError(f"the image was built, but its model does not load: {detail}")
     return json.loads(result.stdout)
 

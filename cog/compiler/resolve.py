@@ -136,6 +136,11 @@ class _Resolver:
                 by_name.setdefault(requirement.name, requirement)
         self.requirements = by_name
 
+    @property
+    def section(self) -> str:
+        """Where this config's build settings live: build: or, in the original dialect, environment:."""
+        return "environment" if self.config.dialect == "original" else "build"
+
     def warn(self, message: str, location: Location | None = None) -> None:
         self.warnings.append(ConfigWarning(message, location))
 
@@ -337,9 +342,9 @@ class _Resolver:
         elif self.config.cuda is None and tensorflow is None:
             newest = max(images, key=lambda image: Version(image.cuda))
             self.warn(
-                f"no CUDA version is set; using CUDA {newest.cuda}, the newest cog knows (set build.cuda to match "
-                f"older NVIDIA drivers)",
-                self.config.where("build.python_version"),
+                f"no CUDA version is set; using CUDA {newest.cuda}, the newest cog knows (set {self.section}.cuda "
+                f"to match older NVIDIA drivers)",
+                self.config.where("build.gpu"),
             )
         return self.best_image(images)
 

@@ -92,3 +92,11 @@ def completed_config(config: Config) -> dict:
     completed["concurrency"] = config.concurrency.model_dump(exclude_none=True)
     completed["environment"] = [f"{name}={value}" for name, value in config.environment]
     return completed
+
+
+def package_variants(config: Config) -> tuple[Variant, ...]:
+    """The images a package of this config gets on a cog server: the original dialect's architectures as listed;
+    otherwise CPU, plus GPU when the config asks for a GPU, so that machines without one can still run it."""
+    if config.dialect == "original":
+        return config.variants
+    return VARIANTS if config.gpu else ("cpu",)

@@ -172,6 +172,8 @@ class _Normalizer:
         pre_install = setting("pre_install")
         for name in ("python_version", "cuda", "cudnn", "python_requirements", "python_packages", "system_packages"):
             self.remember(f"build.{name}", prefix, name)
+        # Where the config asks for a GPU: build.gpu, or the original dialect's architectures.
+        self.remember("build.gpu", prefix, "gpu" if prefix == "build" else "architectures")
         requirements = self.requirements(prefix, setting("python_requirements"), setting("python_packages"))
         if extra_index_urls or find_links:
             requirements = requirements.model_copy(update={

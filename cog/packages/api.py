@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from cog._version import __version__
 from cog.build.context import WEIGHT_MIN_BYTES, WEIGHT_SUFFIXES
 from cog.config.errors import CogError
-from cog.config.model import completed_config
+from cog.config.model import completed_config, package_variants
 from cog.config.parse import CONFIG_FILE_NAME, load_config
 from cog.packages.builds import BuildQueue
 from cog.packages.manifest import Manifest, UnsafePath, check_link
@@ -276,4 +276,4 @@ def _read_config(store: Store, manifest: Manifest) -> dict:
             config = load_config(Path(scratch) / CONFIG_FILE_NAME, display=CONFIG_FILE_NAME)
         except CogError as exc:
             raise ApiError(400, f"manifest: {exc}") from None
-    return {"config": completed_config(config), "variants": config.variants}
+    return {"config": completed_config(config), "variants": package_variants(config)}

@@ -287,3 +287,15 @@ def test_alias_bomb_is_refused_quickly():
 def test_deep_nesting_is_a_located_error_not_a_crash(depth):
     with pytest.raises(ConfigError, match="nested too deeply|must be"):
         parse("build: " + "[" * depth + "]" * depth + "\n")
+
+
+@pytest.mark.parametrize(("text", "variants"), [
+    ("build:\n  gpu: false\n", ("cpu",)),
+    ("build:\n  gpu: true\n", ("cpu", "gpu")),
+    ("environment:\n  architectures: [gpu]\n", ("gpu",)),
+    ("environment: {}\n", ("cpu", "gpu")),
+])
+def test_package_variants(text, variants):
+    from cog.config.model import package_variants
+
+    assert package_variants(parse(text)) == variants

@@ -266,3 +266,10 @@ def test_constraints_local_paths_and_flags_reach_the_plan(make_project):
     assert plan.install_options.flags == ("--no-binary pillow",)
     assert [(p.source, p.destination) for p in plan.local_paths] == [
         (".", "/opt/cog/local"), ("wheels/foo-1.0-py3-none-any.whl", "/opt/cog/local/wheels/foo-1.0-py3-none-any.whl")]
+
+
+def test_original_dialect_warnings_name_its_own_keys(make_project):
+    project = make_project({})
+    config = parse_config("environment:\n  python_version: '3.11'\n  architectures: [gpu]\n", project_dir=project)
+    warning = next(w for w in resolve(config, "gpu").warnings if "no CUDA version" in w.message)
+    assert "set environment.cuda" in warning.message and str(warning.location) == "cog.yaml:3:18"
