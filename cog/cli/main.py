@@ -118,15 +118,17 @@ def build(
     base_image_mirror: Optional[str] = MirrorOption,
     builder: Optional[str] = typer.Option(None, "--builder", help="The buildx builder to use (default: the active one)."),
     push: bool = typer.Option(False, "--push", help="Push the images to their registry instead of loading them here."),
-    no_wait: bool = typer.Option(False, "--no-wait", help="With a repo set (cog repo set): do not wait for the server's builds."),
+    no_wait: bool = typer.Option(False, "--no-wait", help="With a cog server set: do not wait for its builds."),
+    local: bool = typer.Option(False, "--local", help="Build here even though a cog server is set (so does -t)."),
 ) -> None:
-    """Build the model's Docker image(s) with BuildKit; with a repo set, push a package and let the server build them."""
+    """Build the model's Docker image(s) with BuildKit. With a cog server set (cog remote set or cog repo set), push
+    a package instead and let the server build and push its images."""
     from cog.build.builder import BuildOptions, build_project, default_image_name, default_progress
     from cog.cli import output
     from cog.packages.settings import current_repo
     from cog.project import load_project
 
-    if (repo := current_repo()) is not None and repo.model is not None:
+    if current_repo() is not None and not local and tag is None:
         return packages.push_package(file, wait=not no_wait)
 
     project = load_project(file)

@@ -73,13 +73,14 @@ def server(
     from cog.cli import output
     from cog.packages.api import ServerState, create_app
     from cog.packages.builds import BuildQueue, BuildSettings
+    from cog.packages.settings import local_admin_token_file
     from cog.packages.store import Store
 
     data = Path(platformdirs.user_data_dir("cog"))
     store = Store(storage or (data / "store").as_uri())
     store.check()
     if not store.has_tokens():
-        token_file = token_file or data / "server-token"
+        token_file = token_file or local_admin_token_file()
         token_file.parent.mkdir(parents=True, exist_ok=True)
         descriptor = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "w") as out:
@@ -110,7 +111,28 @@ def remote_set(url: str = typer.Argument(..., help="http://HOST:PORT of a cog se
     from cog.cli import output
     from cog.packages.settings import set_remote
 
-    output.success(f"Remote set to {set_remote(url)}")
+    server = set_remote(url)
+    output.success(f"Remote set to {server}")
+    _adopt_local_admin_token(server)
+
+
+def _adopt_local_admin_token(server: str) -> None:
+    """A server started on this machine by this user left its admin token in the user's data directory: use it,
+    so that `cog server` + `cog remote set` + `cog build` works as it did in the original cog, without a login."""
+    from cog.cli import output
+    from cog.packages.client import ServerClient
+    from cog.packages.settings import local_admin_token_file, save_token, token_for
+
+    token_file = local_admin_token_file()
+    if token_for(server) is not None or not token_file.is_file():
+        return
+    token = token_file.read_text(encoding="utf-8").strip()
+    try:
+        ServerClient(server, token).check_token()
+    except CogError:
+        return  # another server's token, or this one is not running: cog login is the way
+    save_token(server, token)
+    output.success(f"Logged in to {server} with the admin token in {token_file}")
 
 
 @repo_app.command("set")
@@ -268,13 +290,14 @@ class _NotAPackage(CogError):
 
 def _connect(model: bool = False):
     from cog.packages.client import ServerClient
-    from cog.packages.settings import current_repo, token_for
+    from cog.packages.settings import Repo, current_repo, default_model, project_root, token_for
 
     repo = current_repo()
     if repo is None:
         raise CogError("no cog server is set; run cog remote set http://HOST:PORT (or cog repo set http://HOST:PORT/OWNER/NAME)")
     if model and repo.model is None:
-        raise CogError(f"this project has no model on {repo.server}; run cog repo set {repo.server}/OWNER/NAME")
+        # Only a remote: the model is this user's, named after the project (cog repo set names another).
+        repo = Repo(server=repo.server, model=default_model(project_root()))
     return repo, ServerClient(repo.server, token_for(repo.server))
 
 

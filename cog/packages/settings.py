@@ -8,8 +8,10 @@ COG_TOKEN, when set, is the token for every server (for CI).
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -65,6 +67,22 @@ def set_repo(url: str, directory: Path | None = None) -> Repo:
     repo = parse_repo(url)
     _write(project_root(directory) / PROJECT_SETTINGS, {**_read(project_root(directory) / PROJECT_SETTINGS), "repo": str(repo)})
     return repo
+
+
+def local_admin_token_file() -> Path:
+    """Where `cog server` writes the admin token it creates at its first start (unless told otherwise)."""
+    return Path(platformdirs.user_data_dir("cog")) / "server-token"
+
+
+def default_model(project_dir: Path) -> str:
+    """OWNER/NAME for a project pushed with only a remote set: this user's name and the project's directory."""
+    owner, name = (_as_model_part(part, fallback) for part, fallback in ((getpass.getuser(), "user"), (project_dir.name, "model")))
+    return f"{owner}/{name}"
+
+
+def _as_model_part(text: str, fallback: str) -> str:
+    cleaned = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:64]
+    return cleaned or fallback
 
 
 def set_remote(url: str) -> str:

@@ -41,8 +41,11 @@ def docker_engine():
 
 @pytest.fixture(scope="session")
 def cog_env(tmp_path_factory) -> dict[str, str]:
-    """The environment the CLI runs in: behind this machine's TLS proxy, builds need its CA bundle."""
-    env = {**os.environ, "COLUMNS": "200", "PYTHONUNBUFFERED": "1"}
+    """The environment the CLI runs in: its own user settings (no cog server set, unless a test sets one), and
+    behind this machine's TLS proxy, the CA bundle that builds need."""
+    home = tmp_path_factory.mktemp("user")
+    env = {**os.environ, "COLUMNS": "200", "PYTHONUNBUFFERED": "1",
+           "XDG_CONFIG_HOME": str(home / "config"), "XDG_DATA_HOME": str(home / "data")}
     if SYSTEM_CA_BUNDLE.is_file():
         env["COG_CA_BUNDLE"] = str(SYSTEM_CA_BUNDLE)
     return env
