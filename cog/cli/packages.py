@@ -17,7 +17,9 @@ remote_app = typer.Typer(help="The cog server this user works with.", no_args_is
 repo_app = typer.Typer(help="The cog server and model of this project.", no_args_is_help=True)
 # An infer argument that could be a package id; anything else is an image name.
 PACKAGE_PREFIX = re.compile(r"^[0-9a-f]{4,64}$")
-POLL_SECONDS = 2.0
+# How often `cog build` asks about the server's builds: soon at first (a code-only rebuild takes about a second),
+# then less often, for builds that take minutes.
+FIRST_POLL_SECONDS, MAX_POLL_SECONDS = 0.2, 2.0
 LOG_TAIL = 30
 
 
@@ -331,6 +333,7 @@ def _wait_for_builds(client, model: str, package_id: str):
     from cog.cli import output
 
     seen: dict[str, str] = {}
+    pause = FIRST_POLL_SECONDS
     while True:
         builds = client.package(model, package_id).builds
         for build in builds:
@@ -346,7 +349,8 @@ def _wait_for_builds(client, model: str, package_id: str):
                            f"run cog build again to retry it")
         if all(build.status == "succeeded" for build in builds):
             return builds
-        time.sleep(POLL_SECONDS)
+        time.sleep(pause)
+        pause = min(pause * 1.5, MAX_POLL_SECONDS)
 
 
 @contextmanager
