@@ -3,6 +3,6 @@
 # Extra arguments go to pytest (e.g. scripts/test.sh tests/compiler -x).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/dev-env.sh
+scripts/dev-env.sh test
 scripts/setup.sh
 exec .venv/bin/python -m pytest "$@"
