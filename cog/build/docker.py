@@ -199,16 +199,18 @@ def serving(image: str, *, gpus: bool = False, port: int | None = None, host: st
         container.remove(force=True)
 
 
-def run_interactive(image: str, command: list[str], *, mounts: dict[str, str], workdir: str, gpus: bool,
-                    publish: list[tuple[str, int]] = ()) -> int:
+def follow_logs(served: Served) -> None:
+    """Print the container's output as it comes, until the container stops."""
+    subprocess.run(["docker", "logs", "--follow", served.container_id])
+
+
+def run_interactive(image: str, command: list[str], *, mounts: dict[str, str], workdir: str, gpus: bool) -> int:
     """`docker run --rm -it` with the terminal attached when there is one; returns the command's exit code."""
     args = ["docker", "run", "--rm", "--interactive", "--workdir", workdir]
     if sys.stdin.isatty():
         args.append("--tty")
     for source, target in mounts.items():
         args += ["--volume", f"{source}:{target}"]
-    for host, port in publish:
-        args += ["--publish", f"{host}:{port}"]
     if gpus:
         args += ["--gpus", "all"]
     return subprocess.run([*args, image, *command]).returncode

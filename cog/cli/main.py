@@ -253,8 +253,9 @@ def serve(
 
     terminate_on_sigterm()
     image, gpus = build_for_run(project, ca_bundle=ca_bundle, base_image_mirror=base_image_mirror, progress=None)
-    output.info(f"Serving {image} on http://{host}:{port} (Ctrl-C to stop)")
-    raise typer.Exit(docker.run_interactive(image, [], mounts={}, workdir="/src", gpus=gpus, publish=[(f"{host}:{port}", 5000)]))
+    with docker.serving(image, gpus=gpus, port=port, host=host) as served:
+        output.info(f"Serving {image} on {served.url} (Ctrl-C to stop)")
+        docker.follow_logs(served)  # until the server stops (POST /shutdown) or cog is interrupted
 
 
 @app.command(context_settings={"allow_interspersed_args": False})

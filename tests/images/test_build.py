@@ -249,3 +249,28 @@ def test_build_context_leaves_out_git_caches_and_ignored_files(cog, project, ima
     assert {"/src/cog.yaml", "/src/predict.py", "/src/data/keep.txt"} <= set(listing), listing
     left_out = [path for path in listing if any(part in path for part in (".git", "__pycache__", "notes", "scratch.log"))]
     assert left_out == [], listing
+
+
+def test_serve_publishes_the_model_and_removes_its_container_when_stopped(project, cog_env):
+    import os
+    import signal
+    import socket
+    import sys
+
+    directory = project("hello-world")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen([sys.executable, "-m", "cog.cli", "serve", "--port", str(port)], cwd=directory,
+                               env=cog_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        runtime = Runtime.at(f"http://127.0.0.1:{port}")
+        runtime.wait_until_ready(300, lambda: None if process.poll() is None else f"cog serve exited: {process.stdout.read()}")
+        assert runtime.predict({"text": "served"})["output"] == "hello served"
+        running = subprocess.check_output(["docker", "ps", "--filter", f"publish={port}", "--format", "{{.ID}}"], text=True)
+        assert running.strip()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(60)
+    left = subprocess.check_output(["docker", "ps", "-a", "--filter", f"publish={port}", "--format", "{{.ID}}"], text=True)
+    assert left.strip() == "", "cog serve left its container behind"
