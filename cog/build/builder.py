@@ -26,7 +26,7 @@ from cog.project import Project
 from cog.compiler.matrix import Platform
 from cog.compiler.plan import BuildPlan
 from cog.compiler.render import RUNTIME_CONTEXT, WEIGHTS_CONTEXT, ContextLayout, render_dockerfile
-from cog.compiler.resolve import resolve
+from cog.compiler.resolve import resolve_all
 from cog.config.errors import CogError, ConfigWarning
 from cog.config.model import Variant, completed_config
 
@@ -99,8 +99,7 @@ def build_project(project: Project, options: BuildOptions, log: Callable[[str], 
         if weights_dir is not None:
             contexts[WEIGHTS_CONTEXT] = str(weights_dir)
         for variant in options.variants:
-            plans = [resolve(project.config, variant, platform, base_image_mirror=options.base_image_mirror)
-                     for platform in options.platforms]
+            plans = resolve_all(project.config, (variant,), options.platforms, base_image_mirror=options.base_image_mirror)
             for warning in _new_warnings(plans, project.config.warnings):
                 log(f"warning: {warning}")
             tag = image_tag(options.tag, variant, options.variants)

@@ -8,7 +8,6 @@ from pathlib import Path
 from cog.build import docker
 from cog.build.builder import BuildOptions, build_project, default_image_name, default_progress
 from cog.cli import output
-from cog.config.errors import CogError
 from cog.project import Project
 
 
@@ -45,8 +44,3 @@ def terminate_on_sigterm() -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupt)
-
-
-def require_project_or_image(project: Project | None, image: str | None) -> None:
-    if project is None and image is None:
-        raise CogError("run this in a project directory (with cog.yaml), or name an image: cog predict IMAGE")

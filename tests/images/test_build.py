@@ -11,7 +11,6 @@ import uuid
 from pathlib import Path
 
 import httpx
-import pytest
 
 from cog.prediction import Runtime
 
@@ -252,7 +251,6 @@ def test_build_context_leaves_out_git_caches_and_ignored_files(cog, project, ima
 
 
 def test_serve_publishes_the_model_and_removes_its_container_when_stopped(project, cog_env):
-    import os
     import signal
     import socket
     import sys
