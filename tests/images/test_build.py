@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
+import os
 import re
+import signal
+import socket
 import subprocess
+import sys
 import tarfile
 import uuid
 from pathlib import Path
@@ -110,7 +115,6 @@ def test_secrets_and_ca_bundle_never_reach_a_layer(cog, project, image_name, tmp
     # --no-cache: secrets are not part of BuildKit's cache key, so an earlier run's layer would be reused.
     cog("build", "-t", tag, "--no-cache", "--secret", f"id=token,src={tmp_path / 'token'}", "--ca-bundle", str(bundle), cwd=directory)
     # The build step saw the secret (it recorded its hash)...
-    import hashlib
     assert cog("predict", tag, cwd=directory).stdout.strip() == hashlib.sha256(token.encode()).hexdigest()
     # ...but no layer holds the secret or the CA bundle.
     archive = tmp_path / "image.tar"
@@ -187,7 +191,7 @@ def test_login_and_push_to_a_registry_with_auth(cog, project, image_name, tmp_pa
     assert f"Pushed {tag}" in pushed.stderr
     subprocess.run(["docker", "image", "rm", tag], capture_output=True)
     # Without the stored credentials the registry refuses to serve it.
-    anonymous = subprocess.run(["docker", "pull", tag], capture_output=True, text=True, env={**__import__("os").environ, "DOCKER_CONFIG": str(tmp_path / "empty")})
+    anonymous = subprocess.run(["docker", "pull", tag], capture_output=True, text=True, env={**os.environ, "DOCKER_CONFIG": str(tmp_path / "empty")})
     assert anonymous.returncode != 0
 
 
@@ -251,10 +255,6 @@ def test_build_context_leaves_out_git_caches_and_ignored_files(cog, project, ima
 
 
 def test_serve_publishes_the_model_and_removes_its_container_when_stopped(project, cog_env):
-    import signal
-    import socket
-    import sys
-
     directory = project("hello-world")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
