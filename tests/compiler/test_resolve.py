@@ -81,9 +81,11 @@ CASES = [
      "nvidia/cuda:11.8.0-cudnn8-runtime-ubuntu22.04", []),
     ("full cuda version", "", PY311 + '  cuda: "12.4.1"\n', "gpu", "linux/amd64",
      "nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04", []),
-    ("an older cog.yaml's cuda 11.3 with torch outside the data", "torch==1.11.0\n",
+    ("an older cog.yaml's cuda 11.3 with torch 1.11", "torch==1.11.0\ntorchvision\n",
      '  gpu: true\n  python_version: "3.9"\n  cuda: "11.3"\n', "gpu", "linux/amd64",
-     "nvidia/cuda:11.3.1-cudnn8-runtime-ubuntu20.04", ["torch==1.11.0"]),
+     "nvidia/cuda:11.3.1-cudnn8-runtime-ubuntu20.04", ["torch==1.11.0+cu113", "torchvision==0.12.0+cu113"]),
+    ("torch 1.12.1 takes its newest CUDA build", "torch==1.12.1\n", '  gpu: true\n  python_version: "3.10"\n', "gpu",
+     "linux/amd64", "nvidia/cuda:11.6.2-cudnn8-runtime-ubuntu20.04", ["torch==1.12.1+cu116"]),
     ("cuda major only picks its newest minor", "", PY311 + '  cuda: "11"\n', "gpu", "linux/amd64",
      "nvidia/cuda:11.8.0-cudnn8-runtime-ubuntu22.04", []),
     ("cudnn 8 narrows the image", "", PY311 + '  cuda: "12"\n  cudnn: "8"\n', "gpu", "linux/amd64",
@@ -106,8 +108,8 @@ CASES = [
      "python:3.11.9-slim", []),
     ("newer torch than the data keeps its pin", "torch==2.99.0\n", PY311_CPU, "cpu", "linux/amd64",
      "python:3.11-slim", ["torch==2.99.0"]),
-    ("older torch than the data is left as written", "torch==1.12.1\n", '  python_version: "3.10"\n', "cpu",
-     "linux/amd64", "python:3.10-slim", ["torch==1.12.1"]),
+    ("older torch than the data is left as written", "torch==1.10.2\n", '  python_version: "3.9"\n', "cpu",
+     "linux/amd64", "python:3.9-slim", ["torch==1.10.2"]),
 ]
 
 
