@@ -105,7 +105,7 @@ def build_project(project: Project, options: BuildOptions, log: Callable[[str], 
             tag = image_tag(options.tag, variant, options.variants)
             log(f"Building the {variant.upper()} image {tag} for {', '.join(options.platforms)}")
             dockerfiles = [render_dockerfile(plan, layout) for plan in plans]
-            ignore = "\n".join([*docker_ignore_lines(project.directory), *weights]) + "\n"
+            ignore = "\n".join([*docker_ignore_lines(project.directory), *map(literal_pattern, weights)]) + "\n"
             _build_variant(work, variant, plans, dockerfiles, ignore, project.directory, contexts, tag, secrets, options, log)
             schema = _openapi_schema(tag, plans[0], options)
             labels = _labels(project, plans[0], schema, options)
@@ -217,6 +217,12 @@ def _git_labels(directory: Path) -> dict[str, str]:
         if version:
             labels["org.opencontainers.image.version"] = version
     return labels
+
+
+def literal_pattern(path: str) -> str:
+    """A .dockerignore line that matches exactly this path: pattern characters escaped, a leading ! or # too."""
+    escaped = re.sub(r"([*?\[\]\\])", r"\\\1", path)
+    return "\\" + escaped if escaped[:1] in ("!", "#") else escaped
 
 
 def _stage_weights(project_dir: Path, weights: Iterable[str], target: Path) -> Path:

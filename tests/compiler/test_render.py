@@ -121,3 +121,17 @@ def _logical_lines(text: str) -> list[str]:
             lines.append(current.strip())
             current = ""
     return lines
+
+
+@pytest.mark.parametrize(("path", "pattern"), [
+    ("weights/model.bin", "weights/model.bin"),
+    ("model [v2].bin", "model \\[v2\\].bin"),
+    ("a*b?.pt", "a\\*b\\?.pt"),
+    ("!odd.pt", "\\!odd.pt"),
+    ("#hash.pt", "\\#hash.pt"),
+])
+def test_weights_are_ignored_by_literal_patterns(path, pattern):
+    # Checked against BuildKit: each pattern leaves out exactly that file from the code layer's context.
+    from cog.build.builder import literal_pattern
+
+    assert literal_pattern(path) == pattern
