@@ -47,3 +47,27 @@ def test_installed_wheel_generates_a_dockerfile_from_another_directory(wheel, tm
     assert "FROM python:3.11-slim" in result.stdout
     located = subprocess.check_output([str(python), "-c", "import cog.resources as r; print(r.templates_dir())"], cwd=project, text=True)
     assert located.strip() == str(site / "cog" / "_data" / "templates")
+
+
+def test_installed_cog_repacks_the_wheel_that_images_carry(wheel, tmp_path):
+    """Without a checkout, `cog build` puts into images a wheel made from the installed files, offline."""
+    installed = tmp_path / "installed"
+    venv.create(installed, with_pip=True)
+    python = installed / "bin" / "python"
+    site = Path(subprocess.check_output([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], text=True).strip())
+    (site / "test-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)], check=True, timeout=300)
+    out = tmp_path / "out"
+    repacked = subprocess.check_output(
+        [str(python), "-c", f"from pathlib import Path; from cog.build.wheel import build_runtime_wheel, source_checkout; "
+                            f"assert source_checkout() is None; print(build_runtime_wheel(Path({str(out)!r})))"],
+        cwd=tmp_path, text=True).strip()
+    names = zipfile.ZipFile(repacked).namelist()
+    assert "cog/_data/templates/Dockerfile.j2" in names and "cog/server/worker.py" in names
+    assert not [name for name in names if name.endswith(("INSTALLER", "REQUESTED", "direct_url.json"))]
+    model_env = tmp_path / "model"
+    venv.create(model_env, with_pip=True)
+    subprocess.run([str(model_env / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps", "--no-index", repacked],
+                   check=True, timeout=300)
+    version = subprocess.check_output([str(model_env / "bin" / "python"), "-c", "import cog, cog.server.worker; print(cog.__version__)"], text=True)
+    assert version.strip() == subprocess.check_output([sys.executable, "-c", "import cog; print(cog.__version__)"], text=True).strip()

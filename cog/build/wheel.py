@@ -45,7 +45,9 @@ def build_runtime_wheel(directory: Path) -> Path:
 
 def _repack_installed(target: Path) -> Path:
     distribution = metadata.distribution("cog")
-    files = sorted(str(path) for path in distribution.files or () if not str(path).endswith((".pyc", "RECORD")))
+    # What the installer added (INSTALLER, REQUESTED, direct_url.json) was never part of the wheel.
+    added_by_installer = ("RECORD", "INSTALLER", "REQUESTED", "direct_url.json", ".pyc")
+    files = sorted(str(path) for path in distribution.files or () if not str(path).endswith(added_by_installer))
     record_name = next(str(path) for path in distribution.files if str(path).endswith(".dist-info/RECORD"))
     rows = []
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
