@@ -131,9 +131,12 @@ class Runtime:
     def at(cls, url: str) -> "Runtime":
         return cls(url=url.rstrip("/"), client=httpx.Client(timeout=httpx.Timeout(None, connect=5.0)))
 
-    def wait_until_ready(self, timeout: float, alive: Callable[[], str | None] = lambda: None) -> None:
-        """Poll /health-check until READY; `alive` returns why the server is gone (a container's logs), if it is."""
-        deadline = time.monotonic() + timeout
+    def wait_until_ready(self, timeout: float, alive: Callable[[], str | None] = lambda: None,
+                         unreachable_after: float | None = None) -> None:
+        """Poll /health-check until READY; `alive` returns why the server is gone (a container's logs), if it is.
+        A server that should already be up (--url) is given up on after `unreachable_after` seconds of no answer."""
+        start = time.monotonic()
+        deadline = start + timeout
         last = "no answer"
         while time.monotonic() < deadline:
             gone = alive()
@@ -141,7 +144,9 @@ class Runtime:
                 raise CogError(f"the model server stopped before it was ready: {gone}")
             try:
                 health = self.client.get(f"{self.url}/health-check", timeout=2.0).json()
-            except (httpx.HTTPError, ValueError):
+            except (httpx.HTTPError, ValueError) as exc:
+                if unreachable_after is not None and last == "no answer" and time.monotonic() - start > unreachable_after:
+                    raise CogError(f"cannot reach a model server at {self.url} ({type(exc).__name__})") from None
                 time.sleep(0.1)
                 continue
             status = health.get("status")

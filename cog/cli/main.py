@@ -215,7 +215,10 @@ def _predict_or_train(endpoint, image, pairs, json_input, output_path, url, file
     with (docker.serving(image, gpus=gpus) if url is None else nullcontext(None)) as served:
         runtime = Runtime.at(served.url if served else url)
         output.info("Waiting for the model to be ready")
-        runtime.wait_until_ready(setup_timeout, served.exited if served else (lambda: None))
+        if served:
+            runtime.wait_until_ready(setup_timeout, served.exited)
+        else:
+            runtime.wait_until_ready(setup_timeout, unreachable_after=5.0)
         schema = runtime.schema()
         inputs = parse_inputs(pairs, json_input, schema, endpoint=endpoint)
         result = runtime.predict(inputs, endpoint=endpoint)
@@ -225,7 +228,7 @@ def _predict_or_train(endpoint, image, pairs, json_input, output_path, url, file
 
 @app.command()
 def serve(
-    port: int = typer.Option(8393, "-p", "--port", help="Port to publish the prediction server on."),
+    port: int = typer.Option(8393, "-p", "--port", min=1, max=65535, help="Port to publish the prediction server on."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to publish on (0.0.0.0 for every interface)."),
     local: bool = typer.Option(False, "--local", help="Run the server in this Python, without Docker (quick iteration)."),
     file: Optional[Path] = ConfigFileOption,

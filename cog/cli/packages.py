@@ -47,7 +47,7 @@ def package(
 
 
 def server(
-    port: int = typer.Option(8080, "-p", "--port", help="Port to listen on."),
+    port: int = typer.Option(8080, "-p", "--port", min=1, max=65535, help="Port to listen on."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0 for every interface)."),
     storage: Optional[str] = typer.Option(
         None, "--storage", envvar="COG_STORAGE",

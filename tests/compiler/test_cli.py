@@ -102,3 +102,14 @@ def test_predict_and_train_need_their_entry_point(make_project, config, command,
     project = make_project({"cog.yaml": config})
     result = run(command, cwd=project)
     assert result.returncode == 1 and result.stderr.strip() == expected
+
+
+def test_predict_against_an_unreachable_url_fails_fast(tmp_path):
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again once the probe goes
+    result = run("predict", "--url", f"http://127.0.0.1:{port}", "-i", "text=x", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == f"error: cannot reach a model server at http://127.0.0.1:{port} (ConnectError)"
