@@ -139,6 +139,8 @@ def test_setup_failure_is_reported_with_its_logs(cog, project):
     assert "error: the model's setup failed" in result.stderr
     assert "the weights are missing" in result.stderr
     assert "Traceback (most recent call last)" not in result.stderr.split("error:")[0]
+    left = subprocess.check_output(["docker", "ps", "-a", "--filter", "ancestor=cog-broken-setup", "--format", "{{.ID}}"], text=True)
+    assert left.strip() == "", "cog predict left the failed model's container behind"
 
 
 def test_unknown_input_names_the_inputs(cog, project, image_name):
