@@ -1,8 +1,8 @@
 """The server's build queue: each variant of each committed package built with cog's image builder and pushed to
 the server's Docker registry as REGISTRY/OWNER/NAME:ID (and :ID-gpu).
 
-Build state and logs live in the store, so that a restarted server (or another one on the same store) resumes
-what was queued, and what a dead server left half-built once its heartbeat is stale.
+Build state and logs live in the store, so that a restarted server resumes what was queued, and any server on
+the same store takes over, once its heartbeat is stale, what a dead server left queued or half-built.
 """
 
 from __future__ import annotations
@@ -67,15 +67,24 @@ class BuildQueue:
             self.retry(model, package_id, build.variant)
 
     def resume(self) -> int:
-        """Take over the builds that were queued, or whose server stopped beating; returns how many."""
-        resumed = 0
+        """At start: take over the builds that were queued, or whose server stopped beating; returns how many."""
+        return self._take_over(lambda build: build.status == "queued" or _silent(build))
+
+    def take_over_stale(self) -> int:
+        """While running: take over the builds of servers that stopped beating (their queued builds too, which
+        a live server keeps beating); returns how many."""
+        return self._take_over(_silent)
+
+    def _take_over(self, wanted: Callable[[Build], bool]) -> int:
+        taken = 0
         for model, package_id, build in self.store.unfinished_builds():
-            alive = build.heartbeat_at is not None and now() - build.heartbeat_at < STALE
-            if build.status == "queued" or not alive:
+            with self._lock:
+                ours = (model, package_id, build.variant) in self._running
+            if not ours and wanted(build):
                 self.log(f"Resuming the {build.variant} build of {model}:{package_id[:12]}")
                 self._submit(model, package_id, build.model_copy(update={"status": "queued"}))
-                resumed += 1
-        return resumed
+                taken += 1
+        return taken
 
     def shutdown(self) -> None:
         self._stopped.set()
@@ -126,14 +135,26 @@ class BuildQueue:
                 del self._running[key]
 
     def _beat(self) -> None:
+        beats = 0
         while not self._stopped.wait(HEARTBEAT.total_seconds()):
             with self._lock:
                 running = list(self._running.items())
             for (model, package_id, variant), state in running:
                 try:
-                    state.save(self.store, model, package_id, only_while_building=True, heartbeat_at=now())
+                    state.save(self.store, model, package_id, only_while_unfinished=True, heartbeat_at=now())
                 except CogError as exc:  # the storage is down; the build goes on, and says so next time
                     self.log(f"could not save the state of {model}:{package_id[:12]}: {exc}")
+            beats += 1
+            if beats % int(STALE / HEARTBEAT) == 0:  # once a STALE period: builds another server left behind
+                try:
+                    self.take_over_stale()
+                except CogError as exc:
+                    self.log(f"could not look for abandoned builds: {exc}")
+
+
+def _silent(build: Build) -> bool:
+    """No sign of life from its server (a heartbeat, or being queued) for STALE."""
+    return now() - (build.heartbeat_at or build.queued_at) >= STALE
 
 
 class _Running:
@@ -145,9 +166,9 @@ class _Running:
         self.lines: list[str] = []
         self._lock = threading.Lock()
 
-    def save(self, store: Store, model: str, package_id: str, only_while_building: bool = False, **changes) -> Build:
+    def save(self, store: Store, model: str, package_id: str, only_while_unfinished: bool = False, **changes) -> Build:
         with self._lock:
-            if only_while_building and self.build.status != "building":
+            if only_while_unfinished and self.build.status not in ("queued", "building"):
                 return self.build
             self.build = self.build.model_copy(update=changes)
             store.save_log(model, package_id, self.build.variant, "\n".join(self.lines) + "\n")
