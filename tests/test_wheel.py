@@ -24,6 +24,17 @@ def wheel(tmp_path_factory) -> Path:
     return next(out.glob("cog-*.whl"))
 
 
+def install_with_test_dependencies(wheel: Path, environment: Path) -> tuple[Path, Path]:
+    """A fresh venv with cog installed only from `wheel`; its dependencies come from this test run's environment.
+    Returns the venv's python and its site-packages."""
+    venv.create(environment, with_pip=True)
+    python = environment / "bin" / "python"
+    site = Path(subprocess.check_output([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], text=True).strip())
+    (site / "test-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)], check=True, timeout=300)
+    return python, site
+
+
 def test_wheel_contains_data_files(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "cog/_data/templates/Dockerfile.j2" in names
@@ -33,12 +44,7 @@ def test_wheel_contains_data_files(wheel):
 
 def test_installed_wheel_generates_a_dockerfile_from_another_directory(wheel, tmp_path):
     environment = tmp_path / "venv"
-    venv.create(environment, with_pip=True)
-    python = environment / "bin" / "python"
-    # The dependencies come from this test run's environment; cog itself only from the wheel.
-    site = Path(subprocess.check_output([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], text=True).strip())
-    (site / "test-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)], check=True, timeout=300)
+    python, site = install_with_test_dependencies(wheel, environment)
     project = tmp_path / "elsewhere"
     project.mkdir()
     (project / "cog.yaml").write_text('build:\n  python_version: "3.11"\npredict: "predict.py:Predictor"\n')
@@ -51,12 +57,7 @@ def test_installed_wheel_generates_a_dockerfile_from_another_directory(wheel, tm
 
 def test_installed_cog_repacks_the_wheel_that_images_carry(wheel, tmp_path):
     """Without a checkout, `cog build` puts into images a wheel made from the installed files, offline."""
-    installed = tmp_path / "installed"
-    venv.create(installed, with_pip=True)
-    python = installed / "bin" / "python"
-    site = Path(subprocess.check_output([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], text=True).strip())
-    (site / "test-dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
-    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", "--no-index", str(wheel)], check=True, timeout=300)
+    python, _ = install_with_test_dependencies(wheel, tmp_path / "installed")
     out = tmp_path / "out"
     repacked = subprocess.check_output(
         [str(python), "-c", f"from pathlib import Path; from cog.build.wheel import build_runtime_wheel, source_checkout; "
