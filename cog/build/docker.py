@@ -81,8 +81,7 @@ def build(
         log, progress,
         context_path=str(context), file=str(dockerfile), build_contexts=contexts, platforms=platforms, tags=[tag],
         load=load, push=push, secrets=list(secrets), labels=labels or {}, cache=not no_cache, builder=builder,
-        cache_from=[_cache_spec(spec) for spec in cache_from] or None,
-        cache_to=_cache_spec(cache_to) if cache_to else None,
+        **_cache_arguments(cache_from, cache_to),
     )
 
 
@@ -97,8 +96,7 @@ def build_and_push_platform(*, tag: str, platform: str, log, progress="plain", c
             context_path=str(context), file=str(dockerfile), build_contexts=contexts, platforms=[platform],
             output={"type": "image", "name": tag, "push": "true"},
             metadata_file=str(metadata), secrets=list(secrets), cache=not no_cache, builder=builder,
-            cache_from=[_cache_spec(spec) for spec in cache_from] or None,
-            cache_to=_cache_spec(cache_to) if cache_to else None,
+            **_cache_arguments(cache_from, cache_to),
         )
         repository = tag.rsplit(":", 1)[0] if ":" in tag.rsplit("/", 1)[-1] else tag
         return f"{repository}@{json.loads(metadata.read_text())['containerimage.digest']}"
@@ -157,8 +155,13 @@ def _failure(lines: list[str]) -> str | None:
 
 
 def _last_line(exc: DockerException) -> str:
-    text = (exc.stderr or exc.stdout or str(exc) or "").strip()
-    return text.splitlines()[-1] if text else "unknown error"
+    return _docker_error(exc.stderr or exc.stdout or str(exc) or "")
+
+
+def _cache_arguments(cache_from: Iterable[str], cache_to: str | None) -> dict:
+    """--cache-from/--cache-to as python-on-whales takes them."""
+    return {"cache_from": [_cache_spec(spec) for spec in cache_from] or None,
+            "cache_to": _cache_spec(cache_to) if cache_to else None}
 
 
 def _cache_spec(spec: str) -> dict[str, str]:
