@@ -5,8 +5,8 @@ the model's own environment may pin any version of anything.
 """
 
 from cog._version import __version__
-from cog.predictor import BasePredictor, BaseRunner, FieldInfo, Input, Model, input, streaming
-from cog.types import (
+from cog.sdk.predictor import BasePredictor, BaseRunner, FieldInfo, Input, Model, input, streaming
+from cog.sdk.types import (
     AsyncConcatenateIterator,
     BaseModel,
     CancelationException,

@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 import pytest
 from packaging.version import InvalidVersion, Version
 
-from cog.compiler.matrix import PLATFORMS, json_schema, load_matrix
+from cog.matrix import PLATFORMS, json_schema, load_matrix
 from cog.resources import cuda_matrix_dir
 
 # The month the data was last checked against its sources (README.md says the same).
@@ -86,7 +86,7 @@ def test_matrix_loads():
 
 def test_schema_json_is_current():
     on_disk = (cuda_matrix_dir() / "schema.json").read_text(encoding="utf-8")
-    assert on_disk == json_schema(), "cuda_matrix/schema.json is stale: run `python -m cog.compiler.matrix`"
+    assert on_disk == json_schema(), "cuda_matrix/schema.json is stale: run `python -m cog.matrix`"
 
 
 # ---------------------------------------------------------------------------------------------------- duplicates

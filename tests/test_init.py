@@ -6,9 +6,9 @@ import importlib.util
 import subprocess
 import sys
 
-from cog.compiler.matrix import load_matrix
+from cog.matrix import load_matrix
 from cog.config.parse import load_config
-from cog.signature import signature_of
+from cog.sdk.signature import signature_of
 
 SCAFFOLD = ["cog.yaml", "predict.py", ".dockerignore"]
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from cog.config.errors import CogError
-from cog.prediction import parse_inputs, write_output
+from cog.errors import CogError
+from cog.cli.prediction import parse_inputs, write_output
 
 SCHEMA = {"components": {"schemas": {
     "Input": {"properties": {

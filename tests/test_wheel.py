@@ -60,15 +60,15 @@ def test_installed_cog_repacks_the_wheel_that_images_carry(wheel, tmp_path):
     python, _ = install_with_test_dependencies(wheel, tmp_path / "installed")
     out = tmp_path / "out"
     repacked = subprocess.check_output(
-        [str(python), "-c", f"from pathlib import Path; from cog.build.wheel import build_runtime_wheel, source_checkout; "
+        [str(python), "-c", f"from pathlib import Path; from cog.images.wheel import build_runtime_wheel, source_checkout; "
                             f"assert source_checkout() is None; print(build_runtime_wheel(Path({str(out)!r})))"],
         cwd=tmp_path, text=True).strip()
     names = zipfile.ZipFile(repacked).namelist()
-    assert "cog/_data/templates/Dockerfile.j2" in names and "cog/server/worker.py" in names
+    assert "cog/_data/templates/Dockerfile.j2" in names and "cog/sdk/worker.py" in names
     assert not [name for name in names if name.endswith(("INSTALLER", "REQUESTED", "direct_url.json"))]
     model_env = tmp_path / "model"
     venv.create(model_env, with_pip=True)
     subprocess.run([str(model_env / "bin" / "python"), "-m", "pip", "install", "-q", "--no-deps", "--no-index", repacked],
                    check=True, timeout=300)
-    version = subprocess.check_output([str(model_env / "bin" / "python"), "-c", "import cog, cog.server.worker; print(cog.__version__)"], text=True)
+    version = subprocess.check_output([str(model_env / "bin" / "python"), "-c", "import cog, cog.sdk.worker; print(cog.__version__)"], text=True)
     assert version.strip() == subprocess.check_output([sys.executable, "-c", "import cog; print(cog.__version__)"], text=True).strip()

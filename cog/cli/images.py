@@ -5,10 +5,10 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
-from cog.build import docker
-from cog.build.builder import BuildOptions, build_project, default_image_name, default_progress
+from cog.images import docker
+from cog.images.builder import BuildOptions, build_project, default_image_name, default_progress
 from cog.cli import output
-from cog.project import Project
+from cog.config.project import Project
 
 
 def variant_to_run(project: Project, gpu_present: bool) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cog.config.errors import CogError
+from cog.errors import CogError
 
 # The files cog init writes, and the template each comes from.
 SCAFFOLD = {"cog.yaml": "cog.yaml", "predict.py": "predict.py", ".dockerignore": "dockerignore"}
@@ -17,7 +17,7 @@ def init_project(directory: Path) -> list[str]:
     """Write the scaffold into `directory`, or raise CogError and write nothing if any of its files exist."""
     import jinja2
 
-    from cog.compiler.matrix import load_matrix
+    from cog.matrix import load_matrix
     from cog.resources import templates_dir
 
     existing = [name for name in SCAFFOLD if (directory / name).exists()]

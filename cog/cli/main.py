@@ -12,7 +12,7 @@ import typer
 from cog._version import __version__
 from cog.cli import packages
 from cog.cli.init import init
-from cog.config.errors import CogError
+from cog.errors import CogError
 
 app = typer.Typer(
     name="cog",
@@ -88,9 +88,9 @@ def generate_dockerfile(
     base_image_mirror: Optional[str] = MirrorOption,
 ) -> None:
     """Print the Dockerfile that `cog build` builds for this project."""
-    from cog.build.context import context_layout
+    from cog.images.context import context_layout
     from cog.cli import output
-    from cog.project import load_project
+    from cog.config.project import load_project
     from cog.compiler.render import render_dockerfile
     from cog.compiler.resolve import resolve
 
@@ -123,10 +123,10 @@ def build(
 ) -> None:
     """Build the model's Docker image(s) with BuildKit. With a cog server set (cog remote set or cog repo set), push
     a package instead and let the server build and push its images."""
-    from cog.build.builder import BuildOptions, build_project, default_image_name, default_progress
+    from cog.images.builder import BuildOptions, build_project, default_image_name, default_progress
     from cog.cli import output
     from cog.packages.settings import current_repo
-    from cog.project import load_project
+    from cog.config.project import load_project
 
     if current_repo() is not None and not local and tag is None:
         return packages.push_package(file, wait=not no_wait)
@@ -190,11 +190,11 @@ app.command("train")(_job_command("trainings", "training", "Run cog.yaml's `trai
 def _predict_or_train(endpoint, image, pairs, json_input, output_path, url, file, ca_bundle, mirror, setup_timeout) -> None:
     from contextlib import nullcontext
 
-    from cog.build import docker
+    from cog.images import docker
     from cog.cli import output
     from cog.cli.images import build_for_run, terminate_on_sigterm
-    from cog.prediction import Runtime, parse_inputs, write_output
-    from cog.project import load_project
+    from cog.cli.prediction import Runtime, parse_inputs, write_output
+    from cog.config.project import load_project
 
     terminate_on_sigterm()
     gpus = False
@@ -237,7 +237,7 @@ def serve(
 ) -> None:
     """Serve the project's model over Cog's HTTP prediction API."""
     from cog.cli import output
-    from cog.project import load_project
+    from cog.config.project import load_project
 
     project = load_project(file)
     for warning in project.config.warnings:
@@ -251,7 +251,7 @@ def serve(
         serve_locally(project.config.predict, project_dir=str(project.directory), host=host, port=port,
                       train_ref=project.config.train, max_concurrency=project.config.concurrency.max)
         return
-    from cog.build import docker
+    from cog.images import docker
     from cog.cli.images import build_for_run, terminate_on_sigterm
 
     terminate_on_sigterm()
@@ -269,9 +269,9 @@ def run(
     base_image_mirror: Optional[str] = MirrorOption,
 ) -> None:
     """Run a command inside the project's image, with the project directory mounted at /src."""
-    from cog.build import docker
+    from cog.images import docker
     from cog.cli.images import build_for_run
-    from cog.project import load_project
+    from cog.config.project import load_project
 
     project = load_project(file)
     image, gpus = build_for_run(project, ca_bundle=ca_bundle, base_image_mirror=base_image_mirror, progress=None)
@@ -284,9 +284,9 @@ def push(
     file: Optional[Path] = ConfigFileOption,
 ) -> None:
     """Push a built image to its registry (log in first with cog login)."""
-    from cog.build import docker
+    from cog.images import docker
     from cog.cli import output
-    from cog.project import load_project
+    from cog.config.project import load_project
 
     if image is None:
         image = load_project(file).config.image
@@ -303,7 +303,7 @@ def login(
     password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from standard input."),
 ) -> None:
     """Log in to a Docker registry (stored the Docker way), or with a token to a cog server given as http(s)://HOST:PORT."""
-    from cog.build import docker
+    from cog.images import docker
     from cog.cli import output
 
     if registry.startswith(("http://", "https://")):
@@ -329,8 +329,8 @@ def _variants(choice, configured):
 
 
 def _platforms(text: str):
-    from cog.compiler.matrix import PLATFORMS
-    from cog.config.errors import CogError
+    from cog.matrix import PLATFORMS
+    from cog.errors import CogError
 
     platforms = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
     for platform in platforms:

@@ -11,7 +11,7 @@ from typing import Callable, Iterator, Optional
 
 import typer
 
-from cog.config.errors import CogError
+from cog.errors import CogError
 
 remote_app = typer.Typer(help="The cog server this user works with.", no_args_is_help=True)
 repo_app = typer.Typer(help="The cog server and model of this project.", no_args_is_help=True)
@@ -37,7 +37,7 @@ def package(
     """Make a package of the project: print its content-addressed id, and write it as a reproducible zip with -o."""
     from cog.cli import output
     from cog.packages.package import scan, write_zip, zip_chunks
-    from cog.project import load_project
+    from cog.config.project import load_project
 
     local = scan(load_project(file).directory)
     if output_path is not None:
@@ -71,7 +71,7 @@ def server(
     import platformdirs
     import uvicorn
 
-    from cog.build import docker
+    from cog.images import docker
     from cog.cli import output
     from cog.packages.api import ServerState, create_app
     from cog.packages.builds import BuildQueue, BuildSettings
@@ -218,7 +218,7 @@ def push_package(file: Optional[Path], wait: bool) -> None:
     from cog.cli import output
     from cog.packages.client import MissingBlobs
     from cog.packages.package import scan
-    from cog.project import load_project
+    from cog.config.project import load_project
 
     repo, client = _connect(model=True)
     project = load_project(file)
@@ -264,7 +264,7 @@ def login_server(url: str, password_stdin: bool) -> None:
 def image_of(argument: str) -> str:
     """For infer/predict: a unique package-id prefix on the configured server → its pulled image (the GPU one when
     there is a GPU here); anything else is an image name, returned as it is."""
-    from cog.build import docker
+    from cog.images import docker
     from cog.cli import output
     from cog.packages.settings import current_repo
 

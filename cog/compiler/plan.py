@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from cog.compiler.matrix import Platform
-from cog.config.errors import ConfigWarning
+from cog.matrix import Platform
+from cog.errors import ConfigWarning
 from cog.config.model import Concurrency, RunCommand, Variant
 
 

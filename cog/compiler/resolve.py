@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import Version
 
-from cog.compiler.matrix import PLATFORMS, CudaImage, Matrix, Platform, TensorflowRelease, TorchBuild, TorchRelease, load_matrix
+from cog.matrix import PLATFORMS, CudaImage, Matrix, Platform, TensorflowRelease, TorchBuild, TorchRelease, load_matrix
 from cog.compiler.plan import BuildPlan, InstallOptions, LocalPath
-from cog.config.errors import ConfigError, ConfigWarning, Location
+from cog.errors import ConfigError, ConfigWarning, Location
 from cog.config.model import Config, Variant
 from cog.config.requirements import Requirement
 

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cog.config.errors import ConfigWarning, Location
+from cog.errors import ConfigWarning, Location
 from cog.config.requirements import Requirements
 
 Variant = Literal["cpu", "gpu"]

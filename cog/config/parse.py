@@ -11,9 +11,9 @@ from typing import Any
 from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, ValidationError
 
-from cog.compiler.matrix import load_matrix
+from cog.matrix import load_matrix
 from cog.config.dialects import IGNORED_KEYS, BuildSpec, CogYaml, OriginalEnvironmentSpec, OriginalYaml
-from cog.config.errors import ConfigError, ConfigWarning, Location
+from cog.errors import ConfigError, ConfigWarning, Location
 from cog.config.model import VARIANTS, Concurrency, Config, RunCommand, SecretMount
 from cog.config.requirements import Requirements, parse_requirement_lines, parse_requirements_file
 from cog.config.yamlsource import SourceMap, load_yaml

@@ -10,7 +10,7 @@ import pip_requirements_parser as pip_parser
 from packaging.utils import canonicalize_name
 from pydantic import BaseModel, ConfigDict
 
-from cog.config.errors import ConfigError, ConfigWarning, Location
+from cog.errors import ConfigError, ConfigWarning, Location
 
 # Options passed through to the installer as written; the index options are collected into fields instead.
 PASS_THROUGH_OPTIONS = {"no_binary": "--no-binary", "only_binary": "--only-binary", "no_index": "--no-index",

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from cog.config.errors import ConfigError, Location
+from cog.errors import ConfigError, Location
 
 
 

@@ -20,8 +20,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from pydantic import BaseModel
 
 from cog._version import __version__
-from cog.build.context import WEIGHT_MIN_BYTES, WEIGHT_SUFFIXES
-from cog.config.errors import CogError
+from cog.images.context import WEIGHT_MIN_BYTES, WEIGHT_SUFFIXES
+from cog.errors import CogError
 from cog.config.model import completed_config, package_variants
 from cog.config.parse import CONFIG_FILE_NAME, load_config
 from cog.packages.builds import BuildQueue

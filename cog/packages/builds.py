@@ -16,14 +16,14 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Callable
 
-from cog.build import docker
-from cog.build.builder import BuildOptions, build_project
-from cog.config.errors import CogError
+from cog.images import docker
+from cog.images.builder import BuildOptions, build_project
+from cog.errors import CogError
 from cog.config.model import Variant
 from cog.config.parse import CONFIG_FILE_NAME
 from cog.packages.records import Build, now
 from cog.packages.store import Store
-from cog.project import load_project
+from cog.config.project import load_project
 
 HEARTBEAT = timedelta(seconds=15)  # how often a running build says it is alive, and saves its log so far
 STALE = timedelta(seconds=60)  # a build silent for this long lost its server

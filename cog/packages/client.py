@@ -7,7 +7,7 @@ from typing import BinaryIO, Callable, ContextManager
 
 import httpx
 
-from cog.config.errors import CogError
+from cog.errors import CogError
 from cog.packages.manifest import Entry, Manifest
 from cog.packages.package import CHUNK, write_zip
 from cog.packages.records import PackageDetail, PackageSummary

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable, ContextManager, Iterable, Iterator
 
-from cog.build.context import project_files
-from cog.config.errors import CogError
+from cog.images.context import project_files
+from cog.errors import CogError
 from cog.packages.manifest import MODE_SYMLINK, Entry, Manifest, UnsafePath, check_link, check_path, file_mode
 
 CHUNK = 1024 * 1024

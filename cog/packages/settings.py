@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 
 import platformdirs
 
-from cog.config.errors import CogError
+from cog.errors import CogError
 from cog.config.parse import find_config_file
 from cog.packages.records import check_model_part
 

@@ -26,7 +26,7 @@ from typing import BinaryIO, Iterable, Iterator, TypeVar
 import fsspec
 from pydantic import BaseModel
 
-from cog.config.errors import CogError
+from cog.errors import CogError
 from cog.packages.manifest import Manifest
 from cog.packages.records import Build, Package, now
 

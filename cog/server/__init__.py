@@ -1,4 +1,2 @@
-"""The prediction runtime: the HTTP server (cog.server.http) and the model's worker process (cog.server.worker).
-
-Importing this package must stay standard-library only: the worker runs in the model's environment.
-"""
+"""The prediction runtime: the HTTP server (cog.server.http) that every image runs, and its side of the worker
+pipe (cog.server.runner). It lives in the server's environment; the model's process is cog.sdk.worker."""

@@ -11,8 +11,8 @@ from typing import Any, Dict, Optional, Set
 
 import httpx
 
-from cog.server.worker import FILE_MARKER
-from cog.signature import FILE, PATH, Signature
+from cog.sdk.worker import FILE_MARKER
+from cog.sdk.signature import FILE, PATH, Signature
 
 
 class FileInputError(Exception):

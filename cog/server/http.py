@@ -20,8 +20,8 @@ run in the project directory (the directory that holds cog.yaml and the model co
     WEBHOOK_AUTH_TOKEN    sent as `Authorization: Bearer ...` with every webhook request
 
 From Python (e.g. the CLI's `cog serve`, without Docker): `serve(predict_ref, project_dir=..., host=..., port=...)`.
-The OpenAPI schema without starting anything: `cog.server.worker.openapi_schema_for(predict_ref, ...)`, or
-`python -m cog.server.worker --openapi predict.py:Predictor` on the model's interpreter.
+The OpenAPI schema without starting anything: `cog.sdk.worker.openapi_schema_for(predict_ref, ...)`, or
+`python -m cog.sdk.worker --openapi predict.py:Predictor` on the model's interpreter.
 
 Endpoints: GET / (index), GET /health-check, GET /openapi.json, GET /metrics (Prometheus), POST /predictions
 (sync; `Prefer: respond-async` -> 202; `Accept: text/event-stream` -> server-sent events),
@@ -46,7 +46,7 @@ from fastapi.responses import Response, StreamingResponse
 from cog._version import __version__
 from cog.server.runner import DEFUNCT, SETUP_FAILED, STARTING, Job, Runtime, Settings
 from cog.server.webhook import EVENTS
-from cog.signature import InputError
+from cog.sdk.signature import InputError
 
 log = logging.getLogger("cog.server")
 

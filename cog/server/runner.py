@@ -24,7 +24,7 @@ import httpx
 from cog.server.files import FileInputError, download_inputs, resolve_outputs
 from cog.server.metrics import Metrics
 from cog.server.webhook import EVENTS, WebhookSender
-from cog.signature import Signature
+from cog.sdk.signature import Signature
 
 log = logging.getLogger("cog.server")
 
@@ -118,7 +118,7 @@ class SetupFailed(Exception):
 
 
 class WorkerProcess:
-    """One running `python -m cog.server.worker`, with its three pipes."""
+    """One running `python -m cog.sdk.worker`, with its three pipes."""
 
     def __init__(self, settings: Settings, on_message: Callable[[Dict[str, Any]], None],
                  on_raw_output: Callable[[str], None]) -> None:
@@ -137,7 +137,7 @@ class WorkerProcess:
         events_r, events_w = os.pipe()
         control_r, control_w = os.pipe()
         s = self.settings
-        argv = [s.worker_python, "-m", "cog.server.worker", "--predict", s.predict_ref,
+        argv = [s.worker_python, "-m", "cog.sdk.worker", "--predict", s.predict_ref,
                 "--fds", f"{commands_r},{events_w},{control_r}"]
         if s.train_ref:
             argv += ["--train", s.train_ref]

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from cog.compiler.matrix import load_matrix
-from cog.config.errors import ConfigError, Location
+from cog.matrix import load_matrix
+from cog.errors import ConfigError, Location
 from cog.config.parse import find_config_file, load_config, parse_config
 
 

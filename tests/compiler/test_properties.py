@@ -10,10 +10,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cog.build.context import context_layout
+from cog.images.context import context_layout
 from cog.compiler.render import render_dockerfile
 from cog.compiler.resolve import resolve
-from cog.config.errors import ConfigError
+from cog.errors import ConfigError
 from cog.config.parse import parse_config
 
 CORPUS = Path(__file__).parent / "corpus"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cog.build.context import context_layout
+from cog.images.context import context_layout
 from cog.compiler.render import dockerfile_quote, render_dockerfile
 from cog.compiler.resolve import resolve
 from cog.config.parse import load_config
@@ -132,6 +132,6 @@ def _logical_lines(text: str) -> list[str]:
 ])
 def test_weights_are_ignored_by_literal_patterns(path, pattern):
     # Checked against BuildKit: each pattern leaves out exactly that file from the code layer's context.
-    from cog.build.builder import literal_pattern
+    from cog.images.builder import literal_pattern
 
     assert literal_pattern(path) == pattern

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from packaging.version import Version
 
-from cog.compiler.matrix import load_matrix
+from cog.matrix import load_matrix
 from cog.compiler.resolve import mirror_image, resolve, resolve_all
-from cog.config.errors import ConfigError
+from cog.errors import ConfigError
 from cog.config.parse import parse_config
 
 

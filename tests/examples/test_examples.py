@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cog.build import docker
-from cog.prediction import Runtime
+from cog.images import docker
+from cog.cli.prediction import Runtime
 from tests.examples.readme import shown_commands
 
 pytestmark = pytest.mark.docker

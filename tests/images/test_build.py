@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from cog.prediction import Runtime
+from cog.cli.prediction import Runtime
 
 from tests.images.conftest import OPEN_REGISTRY, SYSTEM_CA_BUNDLE
 
@@ -212,9 +212,9 @@ def test_base_image_mirror_for_air_gapped_builds(cog, project, image_name):
 
 
 def test_builder_without_multi_platform_load_joins_platforms_in_the_registry(project, monkeypatch, cog_env):
-    from cog.build import docker
-    from cog.build.builder import BuildOptions, build_project
-    from cog.project import load_project
+    from cog.images import docker
+    from cog.images.builder import BuildOptions, build_project
+    from cog.config.project import load_project
 
     monkeypatch.setattr(docker, "capabilities", lambda builder: docker.Capabilities(driver="docker", multi_platform_build=False, multi_platform_load=False))
     directory = project("hello-world")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cog.config.errors import CogError
+from cog.errors import CogError
 from cog.packages.manifest import MODE_EXECUTABLE, MODE_FILE, MODE_SYMLINK
 from cog.packages.package import hash_stream, scan, write_zip, zip_chunks
 

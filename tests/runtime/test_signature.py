@@ -10,9 +10,9 @@ from typing import Iterator, List, Optional
 import pytest
 
 import cog
-from cog.schema import openapi_schema
-from cog.server.worker import SchemaError, openapi_schema_for
-from cog.signature import InputError, SignatureError, signature_of
+from cog.sdk.schema import openapi_schema
+from cog.sdk.worker import SchemaError, openapi_schema_for
+from cog.sdk.signature import InputError, SignatureError, signature_of
 
 from .conftest import FIXTURES, REPO
 
@@ -21,7 +21,7 @@ SERVER_ONLY = ["pydantic", "fastapi", "starlette", "uvicorn", "httpx", "anyio", 
 
 def test_model_side_imports_only_the_standard_library() -> None:
     code = (
-        "import sys, json; import cog, cog.signature, cog.schema, cog.server.worker;"
+        "import sys, json; import cog, cog.types, cog.sdk.signature, cog.sdk.schema, cog.sdk.worker;"
         f"print(json.dumps([m for m in {SERVER_ONLY!r} if m in sys.modules]))"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)

@@ -1,7 +1,7 @@
 """The compatibility data in cuda_matrix/, loaded into typed rows.
 
 The YAML files are the single source of facts (see cuda_matrix/README.md for where each fact comes from);
-these models are their schema. `cuda_matrix/schema.json` is generated from them (`python -m cog.compiler.matrix`).
+these models are their schema. `cuda_matrix/schema.json` is generated from them (`python -m cog.matrix`).
 """
 
 from __future__ import annotations

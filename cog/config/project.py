@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from cog.config.errors import CogError
+from cog.errors import CogError
 from cog.config.model import Config
 from cog.config.parse import CONFIG_FILE_NAME, find_config_file, load_config
 

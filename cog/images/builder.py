@@ -19,15 +19,15 @@ from pathlib import Path
 from typing import Callable, Iterable, Literal
 
 from cog._version import __version__
-from cog.build import docker
-from cog.build.context import docker_ignore_lines, project_files, runtime_requirements, weight_files
-from cog.build.wheel import build_runtime_wheel
-from cog.project import Project
-from cog.compiler.matrix import Platform
+from cog.images import docker
+from cog.images.context import docker_ignore_lines, project_files, runtime_requirements, weight_files
+from cog.images.wheel import build_runtime_wheel
+from cog.config.project import Project
+from cog.matrix import Platform
 from cog.compiler.plan import BuildPlan
 from cog.compiler.render import RUNTIME_CONTEXT, WEIGHTS_CONTEXT, ContextLayout, render_dockerfile
 from cog.compiler.resolve import resolve_all
-from cog.config.errors import CogError, ConfigWarning
+from cog.errors import CogError, ConfigWarning
 from cog.config.model import Variant, completed_config
 
 Progress = Literal["auto", "plain", "quiet"]
@@ -158,7 +158,7 @@ def _openapi_schema(tag: str, plan: BuildPlan, options: BuildOptions) -> dict:
     """Ask the model's own environment in the image for the schema: it imports the model as the server will."""
     if not plan.predict:
         return {}
-    command = ["/opt/cog/model/bin/python", "-m", "cog.server.worker", "--openapi", plan.predict]
+    command = ["/opt/cog/model/bin/python", "-m", "cog.sdk.worker", "--openapi", plan.predict]
     if plan.train:
         command += ["--train", plan.train]
     result = docker.run_once(tag, command, platform=plan.platform)

@@ -17,7 +17,7 @@ from typing import Callable, Iterable, Iterator
 from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 
-from cog.config.errors import CogError
+from cog.errors import CogError
 
 _FAILURE_LINES = 25  # log lines shown with a failed build when progress is quiet
 

@@ -2,7 +2,7 @@
 
 `signature_of(fn)` reads a predict()/run()/train() method or a plain function (Input(...) defaults, or the
 original dialect's @cog.input declarations) into a `Signature`. The Signature validates request inputs,
-produces the OpenAPI schema (cog.schema) and travels as JSON from the worker to the HTTP server.
+produces the OpenAPI schema (cog.sdk.schema) and travels as JSON from the worker to the HTTP server.
 
 Standard library only (typing_extensions optional): this module runs inside the model's own environment.
 """
@@ -19,8 +19,8 @@ import typing
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from cog.predictor import DECLARED_INPUTS_ATTR, MISSING, FieldInfo
-from cog.types import AsyncConcatenateIterator, BaseModel, ConcatenateIterator, File, Path, Secret
+from cog.sdk.predictor import DECLARED_INPUTS_ATTR, MISSING, FieldInfo
+from cog.sdk.types import AsyncConcatenateIterator, BaseModel, ConcatenateIterator, File, Path, Secret
 
 try:  # typing_extensions.Literal is a distinct object on old Pythons
     import typing_extensions

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import cog
 from cog._version import __version__
-from cog.config.errors import CogError
+from cog.errors import CogError
 
 WHEEL_NAME = f"cog-{__version__}-py3-none-any.whl"
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip can hold: same files, same bytes

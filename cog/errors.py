@@ -1,4 +1,23 @@
-"""Errors and warnings that point at a place in a user's file."""
+"""The errors a user sees, and where a mistake is.
+
+Every mistake the user can fix is a `CogError`; the CLI prints it as one line (`error: ...`, exit 1) and never
+as a traceback. Foreign errors (Docker's, httpx's, the file system's) are translated into one at the edge that
+meets them.
+
+    CogError                   a mistake the user can fix, said in one line
+    ├── ConfigError            in cog.yaml or a file it names, with its Location (FILE:LINE:COL)
+    ├── StorageUnavailable     the store's file system cannot be reached    (cog.packages.store)
+    ├── BlobMismatch           an uploaded blob is not what its name says   (cog.packages.store)
+    ├── BlobTooLarge           an upload is larger than it was announced    (cog.packages.store)
+    └── MissingBlobs           the server lacks blobs a package names       (cog.packages.client)
+
+    ConfigWarning              a choice or guess made for the user; shown, never fatal
+
+The model-side SDK (cog.sdk) keeps its own errors, standard library only: `SignatureError` (a model declares
+something unsupported), `InputError` (a request's input breaks the signature; the runtime answers 422),
+`LoadError`/`SchemaError` (the model cannot be loaded). The HTTP servers answer their own request errors
+(`RequestError` in cog.server.http, `ApiError` in cog.packages.api) with a 4xx and a one-line `detail`.
+"""
 
 from __future__ import annotations
 

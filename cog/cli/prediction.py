@@ -15,7 +15,7 @@ from urllib.parse import unquote_to_bytes
 
 import httpx
 
-from cog.config.errors import CogError
+from cog.errors import CogError
 
 
 # The schema components of each kind of job, as Cog names them.

@@ -1,7 +1,7 @@
 """The OpenAPI document of a model's HTTP API, computed from its Signature(s) in the shape Cog produces.
 
 Standard library only, so the schema can be computed in the model's environment
-(`python -m cog.server.worker --openapi predict.py:Predictor`).
+(`python -m cog.sdk.worker --openapi predict.py:Predictor`).
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Dict, Optional
 
 from cog._version import __version__
-from cog.signature import ANY, BOOL, FILE, FLOAT, INT, OBJECT, PATH, SECRET, STR, InputField, OutputType, Signature
+from cog.sdk.signature import ANY, BOOL, FILE, FLOAT, INT, OBJECT, PATH, SECRET, STR, InputField, OutputType, Signature
 
 STATUSES = ["starting", "processing", "succeeded", "canceled", "failed"]
 WEBHOOK_EVENTS = ["start", "output", "logs", "completed"]

@@ -4,11 +4,11 @@ Standard library only: this runs on the model's interpreter, inside the model's 
 
 Two entry points:
 
-    python -m cog.server.worker --openapi predict.py:Predictor [--train train.py:train]
+    python -m cog.sdk.worker --openapi predict.py:Predictor [--train train.py:train]
         Print the model's OpenAPI schema as JSON and exit (status 1 with a one-line message on a bad
         declaration). The image build and the CLI use this; nothing is started.
 
-    python -m cog.server.worker --predict REF [--train REF] --fds COMMANDS,EVENTS,CONTROL
+    python -m cog.sdk.worker --predict REF [--train REF] --fds COMMANDS,EVENTS,CONTROL
         The runtime (cog.server.http) starts this with three pipe ends. Messages are JSON, one per line.
         COMMANDS (server -> worker): {"op": "predict"|"train", "id", "input"}
         CONTROL  (server -> worker): {"op": "cancel", "id"}; separate, so a cancel reaches a busy worker
@@ -46,10 +46,10 @@ import time
 import traceback
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
-from cog.predictor import BasePredictor, BaseRunner, Model
-from cog.schema import openapi_schema
-from cog.signature import FILE, PATH, SECRET, WEIGHTS_PARAMETER, Signature, SignatureError, signature_of
-from cog.types import BaseModel, CancelationException, Path, Secret
+from cog.sdk.predictor import BasePredictor, BaseRunner, Model
+from cog.sdk.schema import openapi_schema
+from cog.sdk.signature import FILE, PATH, SECRET, WEIGHTS_PARAMETER, Signature, SignatureError, signature_of
+from cog.sdk.types import BaseModel, CancelationException, Path, Secret
 
 FILE_MARKER = "$cog_file"
 
@@ -133,7 +133,7 @@ class SchemaError(ValueError):
 def openapi_schema_for(predict_ref: str, *, project_dir: str = ".", train_ref: Optional[str] = None,
                        python: Optional[str] = None) -> Dict[str, Any]:
     """The OpenAPI schema of a project's predictor, computed by `python` (the model's interpreter)."""
-    argv = [python or sys.executable, "-m", "cog.server.worker", "--openapi", predict_ref]
+    argv = [python or sys.executable, "-m", "cog.sdk.worker", "--openapi", predict_ref]
     if train_ref:
         argv += ["--train", train_ref]
     result = subprocess.run(argv, cwd=project_dir, capture_output=True, text=True)
@@ -567,7 +567,7 @@ def serve(predict_ref: str, train_ref: Optional[str], fds: str) -> int:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cog.server.worker", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m cog.sdk.worker", description=__doc__.split("\n")[0])
     parser.add_argument("--openapi", metavar="REF", help="print the OpenAPI schema of this predictor and exit")
     parser.add_argument("--predict", metavar="REF", help="serve this predictor over --fds")
     parser.add_argument("--train", metavar="REF", help="the training function or class, if any")

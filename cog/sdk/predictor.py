@@ -1,4 +1,4 @@
-"""The two ways to declare a model, both normalized by cog.signature into one Signature.
+"""The two ways to declare a model, both normalized by cog.sdk.signature into one Signature.
 
 Current Cog style::
 

@@ -1,1 +1,0 @@
-"""The build stage: the only code that talks to BuildKit."""
