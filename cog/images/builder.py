@@ -106,7 +106,11 @@ def build_project(project: Project, options: BuildOptions, log: Callable[[str], 
             log(f"Building the {variant.upper()} image {tag} for {', '.join(options.platforms)}")
             dockerfiles = [render_dockerfile(plan, layout) for plan in plans]
             ignore = "\n".join([*docker_ignore_lines(project.directory), *map(literal_pattern, weights)]) + "\n"
-            _build_variant(work, variant, plans, dockerfiles, ignore, project.directory, contexts, tag, secrets, options, log)
+            job = VariantBuild(
+                variant=variant, tag=tag, plans=tuple(plans), dockerfiles=tuple(dockerfiles), ignore=ignore,
+                work=work, context=project.directory, contexts=contexts, secrets=tuple(secrets),
+            )
+            _build_variant(job, options, log)
             schema = _openapi_schema(tag, plans[0], options)
             labels = _labels(project, plans[0], schema, options)
             _label(work, tag, labels, options, log)
@@ -114,36 +118,53 @@ def build_project(project: Project, options: BuildOptions, log: Callable[[str], 
     return built
 
 
-def _build_variant(work, variant, plans, dockerfiles, ignore, context, contexts, tag, secrets, options, log) -> None:
-    common = dict(context=context, contexts=contexts, secrets=secrets, no_cache=options.no_cache,
+@dataclass(frozen=True)
+class VariantBuild:
+    """One variant's build: a plan and its Dockerfile per platform, the ignore rules of the main context, and
+    where the contexts are."""
+
+    variant: Variant
+    tag: str
+    plans: tuple[BuildPlan, ...]
+    dockerfiles: tuple[str, ...]  # one per plan, in the same order
+    ignore: str  # the .dockerignore text of the main context
+    work: Path  # the scratch folder the Dockerfiles are written to
+    context: Path  # the main context: the project's directory
+    contexts: dict[str, str] = field(repr=False)  # the named contexts: runtime, weights
+    secrets: tuple[str, ...] = ()  # as docker takes them: "id=NAME,src=PATH"
+
+
+def _build_variant(job: VariantBuild, options: BuildOptions, log: Callable[[str], None]) -> None:
+    common = dict(context=job.context, contexts=job.contexts, secrets=job.secrets, no_cache=options.no_cache,
                   builder=options.builder, cache_from=options.cache_from, cache_to=options.cache_to,
                   progress=options.progress, log=log)
-    platforms = [plan.platform for plan in plans]
+    platforms = [plan.platform for plan in job.plans]
 
     def one_call_builds_all() -> bool:
         able = docker.capabilities(options.builder)
         return able.multi_platform_build if options.push else able.multi_platform_load
 
-    if len(set(dockerfiles)) == 1 and (len(plans) == 1 or one_call_builds_all()):
-        dockerfile = _write_dockerfile(work, f"{variant}", dockerfiles[0], ignore)
-        docker.build(dockerfile=dockerfile, platforms=platforms, tag=tag, load=not options.push, push=options.push, **common)
+    if len(set(job.dockerfiles)) == 1 and (len(job.plans) == 1 or one_call_builds_all()):
+        dockerfile = _write_dockerfile(job.work, f"{job.variant}", job.dockerfiles[0], job.ignore)
+        docker.build(dockerfile=dockerfile, platforms=platforms, tag=job.tag, load=not options.push, push=options.push,
+                     **common)
         return
     if not options.push:
         raise CogError(
-            f"the {variant} images for {', '.join(platforms)} cannot be built in one call here (this builder cannot "
-            f"load several platforms, or their Dockerfiles differ); build one --platform at a time, or add --push "
-            f"to join them in the registry"
+            f"the {job.variant} images for {', '.join(platforms)} cannot be built in one call here (this builder "
+            f"cannot load several platforms, or their Dockerfiles differ); build one --platform at a time, or add "
+            f"--push to join them in the registry"
         )
     # Each platform on its own, pushed as TAG-ARCH, then joined by digest into one index under the tag.
     digests = []
-    name, version = _split_tag(tag)
-    for plan, text in zip(plans, dockerfiles):
+    name, version = _split_tag(job.tag)
+    for plan, text in zip(job.plans, job.dockerfiles):
         architecture = plan.platform.split("/", 1)[1]
-        dockerfile = _write_dockerfile(work, f"{variant}.{architecture}", text, ignore)
+        dockerfile = _write_dockerfile(job.work, f"{job.variant}.{architecture}", text, job.ignore)
         digests.append(docker.build_and_push_platform(
             dockerfile=dockerfile, platform=plan.platform, tag=f"{name}:{version}-{architecture}", **common))
-    docker.join_platforms(tag, digests, options.builder)
-    log(f"Joined {', '.join(platforms)} into {tag}")
+    docker.join_platforms(job.tag, digests, options.builder)
+    log(f"Joined {', '.join(platforms)} into {job.tag}")
 
 
 def _write_dockerfile(work: Path, name: str, text: str, ignore: str) -> Path:
