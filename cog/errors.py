@@ -67,3 +67,10 @@ class ConfigWarning:
 
     def __str__(self) -> str:
         return f"{self.location}: {self.message}" if self.location else self.message
+
+
+def last_line(text: str | None, default: str = "") -> str:
+    """The last line of a child's output, which is where its error is: "Traceback ...\\nValueError: bad\\n" →
+    "ValueError: bad"; `default` when the output is blank."""
+    lines = (text or "").strip().splitlines()
+    return lines[-1] if lines else default

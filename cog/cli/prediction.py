@@ -15,7 +15,7 @@ from urllib.parse import unquote_to_bytes
 
 import httpx
 
-from cog.errors import CogError
+from cog.errors import CogError, last_line
 
 
 # The schema components of each kind of job, as Cog names them.
@@ -153,10 +153,10 @@ class Runtime:
             if status in ("READY", "BUSY"):
                 return
             if status in ("SETUP_FAILED", "DEFUNCT"):
-                setup = health.get("setup") or {}
-                logs = (setup.get("logs") or "").strip().splitlines()
-                raise CogError(f"the model's setup failed: {logs[-1] if logs else status}" + (
-                    "\n" + "\n".join(logs[-20:]) if len(logs) > 1 else ""))
+                logs = (health.get("setup") or {}).get("logs") or ""
+                lines = logs.strip().splitlines()
+                raise CogError(f"the model's setup failed: {last_line(logs, status)}" + (
+                    "\n" + "\n".join(lines[-20:]) if len(lines) > 1 else ""))
             last = status or last
             time.sleep(0.1)
         raise CogError(f"the model server was not ready after {timeout:.0f} s (status: {last})")

@@ -27,7 +27,7 @@ from cog.matrix import Platform
 from cog.compiler.plan import BuildPlan
 from cog.compiler.render import RUNTIME_CONTEXT, WEIGHTS_CONTEXT, ContextLayout, render_dockerfile
 from cog.compiler.resolve import resolve_all
-from cog.errors import CogError, ConfigWarning
+from cog.errors import CogError, ConfigWarning, last_line
 from cog.config.model import Variant, completed_config
 
 Progress = Literal["auto", "plain", "quiet"]
@@ -184,7 +184,7 @@ def _openapi_schema(tag: str, plan: BuildPlan, options: BuildOptions) -> dict:
         command += ["--train", plan.train]
     result = docker.run_once(tag, command, platform=plan.platform)
     if result.returncode != 0:
-        detail = (result.stderr.strip().splitlines() or ["no output"])[-1].removeprefix("error: ")
+        detail = last_line(result.stderr, "no output").removeprefix("error: ")
         raise CogError(f"the image was built, but its model does not load: {detail}")
     return json.loads(result.stdout)
 

@@ -17,7 +17,7 @@ from typing import Callable, Iterable, Iterator
 from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 
-from cog.errors import CogError
+from cog.errors import CogError, last_line
 
 _FAILURE_LINES = 25  # log lines shown with a failed build when progress is quiet
 
@@ -34,7 +34,7 @@ def require_engine() -> None:
     try:
         client().info()
     except DockerException as exc:
-        reason = (exc.stderr or str(exc)).strip().splitlines()[-1] if (exc.stderr or str(exc)).strip() else "no answer"
+        reason = last_line(exc.stderr or str(exc), "no answer")
         raise CogError(f"cannot reach the Docker daemon ({reason}); start Docker and try again") from None
 
 
@@ -106,7 +106,7 @@ def join_platforms(tag: str, digests: list[str], builder: str | None) -> None:
     try:
         client().buildx.imagetools.create(sources=digests, tags=[tag], builder=builder)
     except DockerException as exc:
-        raise CogError(f"could not join the platform images into {tag}: {_last_line(exc)}") from None
+        raise CogError(f"could not join the platform images into {tag}: {_exception_error(exc)}") from None
 
 
 def registry_digest(reference: str) -> str:
@@ -142,7 +142,7 @@ def _run_build(log: Callable[[str], None], progress: str, **arguments) -> list[s
         if progress == "quiet":
             for line in recent:
                 log(line)
-        raise CogError(f"the image build failed: {_failure(lines) or _last_line(exc)}") from None
+        raise CogError(f"the image build failed: {_failure(lines) or _exception_error(exc)}") from None
     return lines
 
 
@@ -154,7 +154,8 @@ def _failure(lines: list[str]) -> str | None:
     return None
 
 
-def _last_line(exc: DockerException) -> str:
+def _exception_error(exc: DockerException) -> str:
+    """What a python-on-whales exception says, as _docker_error reads the docker CLI."""
     return _docker_error(exc.stderr or exc.stdout or str(exc) or "")
 
 
@@ -179,8 +180,8 @@ class Served:
         container = client().container.inspect(self.container_id)
         if container.state.running:
             return None
-        tail = client().container.logs(self.container_id, tail=20).strip().splitlines()
-        return f"exit code {container.state.exit_code}" + (f": {tail[-1]}" if tail else "")
+        last = last_line(client().container.logs(self.container_id, tail=20))
+        return f"exit code {container.state.exit_code}" + (f": {last}" if last else "")
 
 
 @contextmanager
@@ -193,7 +194,7 @@ def serving(image: str, *, gpus: bool = False, port: int | None = None, host: st
             gpus="all" if gpus else None, envs=envs or {},
         )
     except DockerException as exc:
-        raise CogError(f"could not start {image}: {_last_line(exc)}") from None
+        raise CogError(f"could not start {image}: {_exception_error(exc)}") from None
     try:
         container.reload()
         bound = container.network_settings.ports["5000/tcp"][0]
@@ -262,6 +263,5 @@ def login(registry: str, username: str, password: str) -> None:
 
 def _docker_error(stderr: str) -> str:
     """The docker CLI's last error line, without its 'Error response from daemon:' prefix."""
-    lines = [line.strip() for line in stderr.strip().splitlines() if line.strip() and not line.startswith("WARNING")]
-    last = lines[-1] if lines else "unknown error"
-    return last.removeprefix("Error response from daemon: ").removeprefix("Error: ")
+    errors = "\n".join(line.strip() for line in stderr.strip().splitlines() if not line.startswith("WARNING"))
+    return last_line(errors, "unknown error").removeprefix("Error response from daemon: ").removeprefix("Error: ")
