@@ -2,7 +2,7 @@
 
 Every mistake the user can fix is a `CogError`; the CLI prints it as one line (`error: ...`, exit 1) and never
 as a traceback. Foreign errors (Docker's, httpx's, the file system's) are translated into one at the edge that
-meets them.
+meets them; `last_line` takes the line that says what went wrong from a child process's output.
 
     CogError                   a mistake the user can fix, said in one line
     ├── ConfigError            in cog.yaml or a file it names, with its Location (FILE:LINE:COL)
