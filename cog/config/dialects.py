@@ -23,7 +23,7 @@ Version = Union[str, int, float]
 class SecretMountSpec(_Strict):
     type: Literal["secret"]
     id: str
-    target: str
+    target: str  # absolute, or relative to the build step's working directory as BuildKit reads it
 
 
 def _command_string_to_mapping(value: Any) -> Any:
@@ -63,6 +63,7 @@ class CogYaml(_Strict):
     build: BuildSpec | None = None
     image: str | None = None
     predict: str | None = None
+    run: str | None = None  # today's Cog name for predict: (a BaseRunner's run())
     train: str | None = None
     concurrency: ConcurrencySpec | None = None
     environment: list[str] | None = None
@@ -82,10 +83,17 @@ class OriginalEnvironmentSpec(_Strict):
     cudnn: Version | None = None
 
 
+class OriginalExample(_Strict):
+    """One of the original dialect's `examples:`: inputs and, optionally, the output they should give."""
+
+    input: dict[str, Any]
+    output: Any = None
+
+
 class OriginalYaml(_Strict):
     environment: OriginalEnvironmentSpec | None = None
     model: str | None = None
-    examples: str | None = None
+    examples: str | list[OriginalExample] | None = None  # a file of examples, or the examples themselves
     workdir: str | None = None
 
 

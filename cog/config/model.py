@@ -56,7 +56,7 @@ class Config(_Value):
     train: str | None = None
     concurrency: Concurrency = Concurrency()
     workdir: str | None = None
-    examples: str | None = None
+    examples: str | list[dict] | None = None  # the original dialect's: a file, or [{input, output}]
     locations: dict[str, Location] = Field(
         default_factory=dict, description='where settings were written, by dotted key, e.g. "build.cuda"'
     )

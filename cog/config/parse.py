@@ -74,7 +74,7 @@ def _detect_dialect(data: dict, source: SourceMap) -> str:
     original_signals = [key for key in ("model", "examples", "workdir") if key in data]
     if isinstance(environment, dict):
         original_signals.insert(0, "environment")
-    cog_signals = [key for key in ("build", "predict", "train", "image", "concurrency") if key in data]
+    cog_signals = [key for key in ("build", "predict", "run", "train", "image", "concurrency") if key in data]
     if isinstance(environment, list):
         cog_signals.append("environment")
     if original_signals and cog_signals:
@@ -131,7 +131,7 @@ class _Normalizer:
             run=run,
             environment=self.environment_list(spec.environment),
             image=self.image(spec.image),
-            predict=self.reference(spec.predict, "predict"),
+            predict=self.predict_reference(spec),
             train=self.reference(spec.train, "train"),
             concurrency=concurrency,
         )
@@ -156,7 +156,7 @@ class _Normalizer:
             train=None,
             concurrency=Concurrency(),
             workdir=spec.workdir,
-            examples=spec.examples,
+            examples=[example.model_dump() for example in spec.examples] if isinstance(spec.examples, list) else spec.examples,
             extra_index_urls=extra_index_urls,
             find_links=find_links,
         )
@@ -292,8 +292,8 @@ class _Normalizer:
         seen: set[str] = set()
         for mount_index, mount in enumerate(mounts):
             where = self.at("build", "run", index, "mounts", mount_index)
-            if not mount.target.startswith("/"):
-                raise ConfigError(f"secret target `{mount.target}` must be an absolute path", where)
+            if not mount.target.strip():
+                raise ConfigError("a secret's target is empty; give the path the command reads it from", where)
             if mount.id in seen:
                 raise ConfigError(f"secret `{mount.id}` is mounted twice in one command", where)
             seen.add(mount.id)
@@ -325,12 +325,21 @@ class _Normalizer:
             )
         return name
 
+    def predict_reference(self, spec: CogYaml) -> str | None:
+        """`predict:`, or `run:`, today's Cog name for the same thing; not both."""
+        if spec.predict is not None and spec.run is not None:
+            raise ConfigError("set predict: or run:, not both; they name the same thing", self.at("run", key=True))
+        if spec.run is not None:
+            return self.reference(spec.run, "run")
+        return self.reference(spec.predict, "predict")
+
     def reference(self, value: str | None, key: str) -> str | None:
         if value is None:
             return None
         if not _REF.match(value.strip()):
+            example = {"train": "train.py:train", "model": "model.py:Model"}.get(key, "predict.py:Predictor")
             raise ConfigError(
-                f'`{value}` must name a Python file and a class or function in it, like "predict.py:Predictor"',
+                f'`{key}: {value}` must name a Python file and a class or function in it, like {key}: "{example}"',
                 self.at(key),
             )
         return value.strip()
@@ -348,7 +357,10 @@ def _has_path(data: Any, path: tuple) -> bool:
 
 
 def _translate(exc: ValidationError, spec_class: type[BaseModel], source: SourceMap) -> ConfigError:
-    error = exc.errors(include_url=False)[0]
+    # A misspelled key (`targt:`) also leaves the real one missing: name the misspelling, it is the cause. Else the
+    # deepest error: of a union's members (`examples:` a file or a list), the one the value came closest to.
+    errors = exc.errors(include_url=False)
+    error = max(errors, key=lambda e: (e["type"] == "extra_forbidden", len(e["loc"])))
     path = _data_path(error["loc"], source, error["type"])
     dotted = _dotted(path) or "cog.yaml"
     kind = error["type"]

@@ -135,6 +135,22 @@ def test_ignored_cog_keys_warn_instead_of_failing():
     assert any(m.startswith("cog.yaml:4:1: `weights` is ignored") for m in messages)
 
 
+def test_run_is_todays_name_for_predict():
+    config = parse("build:\n  python_version: '3.11'\nrun: run.py:Runner\n")
+    assert config.dialect == "cog" and config.predict == "run.py:Runner"
+
+
+def test_secret_targets_may_be_relative_to_the_build_step():
+    config = parse("build:\n  run:\n    - command: cat token\n      mounts:\n        - {type: secret, id: t, target: token}\n")
+    assert config.run[0].secrets[0].target == "token"
+
+
+def test_original_examples_are_a_file_or_a_list_of_inputs_and_outputs():
+    listed = parse("model: m.py:M\nexamples:\n  - input: {text: hi}\n    output: HI\n  - input: {text: yo}\n")
+    assert listed.examples == [{"input": {"text": "hi"}, "output": "HI"}, {"input": {"text": "yo"}, "output": None}]
+    assert parse("model: m.py:M\nexamples: examples.json\n").examples == "examples.json"
+
+
 def test_python_packages_warns_deprecated():
     config = parse("build:\n  python_packages:\n    - numpy==1.26.4\n")
     assert config.python_requirements.requirements[0].location == Location("cog.yaml", 3, 7)
@@ -190,7 +206,8 @@ ERRORS = [
     ("wrong type mapping", "build: true\n", {}, "cog.yaml:1:8: `build` must be a mapping, not `true`"),
     ("wrong type run item", "build:\n  run:\n    - 123\n", {}, "cog.yaml:3:7: `build.run[0]` must be a command string or a mapping"),
     ("secret mount type", "build:\n  run:\n    - command: x\n      mounts:\n        - type: cache\n          id: a\n          target: /a\n", {}, "cog.yaml:5:17: `build.run[0].mounts[0].type` must be one of 'secret'"),
-    ("secret target relative", "build:\n  run:\n    - command: x\n      mounts:\n        - type: secret\n          id: a\n          target: a\n", {}, "cog.yaml:5:11: secret target `a` must be an absolute path"),
+    ("secret target empty", "build:\n  run:\n    - command: x\n      mounts:\n        - type: secret\n          id: a\n          target: ' '\n", {}, "cog.yaml:5:11: a secret's target is empty"),
+    ("secret target misspelled", "build:\n  run:\n    - command: x\n      mounts:\n        - type: secret\n          id: a\n          targt: /a\n", {}, "cog.yaml:7:11: unknown key `targt` under `build.run.mounts`; did you mean `target`?"),
     ("secret mounted twice", "build:\n  run:\n    - command: x\n      mounts:\n        - {type: secret, id: a, target: /a}\n        - {type: secret, id: a, target: /b}\n", {}, "cog.yaml:6:11: secret `a` is mounted twice"),
     ("missing mount id", "build:\n  run:\n    - command: x\n      mounts:\n        - {type: secret, target: /a}\n", {}, "cog.yaml:5:11: `build.run[0].mounts[0].id` is required"),
     ("run newline", 'build:\n  run:\n    - "apt update\\napt install x"\n', {}, "cog.yaml:3:7: a build command must be one line"),
@@ -200,9 +217,12 @@ ERRORS = [
     ("python not a version", "build:\n  python_version: latest\n", {}, "cog.yaml:2:19: `latest` is not a version number"),
     ("cuda too old", "build:\n  gpu: true\n  cuda: '10.2'\n", {}, "cog.yaml:3:9: CUDA 10.2 is too old; cog builds CUDA 11 and newer"),
     ("cuda not a version", "build:\n  gpu: true\n  cuda: twelve\n", {}, "cog.yaml:3:9: `twelve` is not a version number"),
-    ("predict format", "predict: predict:Predictor\n", {}, 'cog.yaml:1:10: `predict:Predictor` must name a Python file and a class or function in it, like "predict.py:Predictor"'),
-    ("train format", "train: train.py\n", {}, "cog.yaml:1:8: `train.py` must name a Python file"),
-    ("model format", "model: 'model.py:'\n", {}, "cog.yaml:1:8: `model.py:` must name a Python file"),
+    ("predict format", "predict: predict:Predictor\n", {}, 'cog.yaml:1:10: `predict: predict:Predictor` must name a Python file and a class or function in it, like predict: "predict.py:Predictor"'),
+    ("run format", "run: run.py\n", {}, 'cog.yaml:1:6: `run: run.py` must name a Python file and a class or function in it, like run: "predict.py:Predictor"'),
+    ("predict and run", "predict: p.py:P\nrun: r.py:R\n", {}, "cog.yaml:2:1: set predict: or run:, not both"),
+    ("train format", "train: train.py\n", {}, 'cog.yaml:1:8: `train: train.py` must name a Python file and a class or function in it, like train: "train.py:train"'),
+    ("model format", "model: 'model.py:'\n", {}, "cog.yaml:1:8: `model: model.py:` must name a Python file"),
+    ("original example without input", "model: m.py:M\nexamples:\n  - output: 1\n", {}, "cog.yaml:3:5: `examples[0].input` is required"),
     ("env not name=value", "environment:\n  - FOO\n", {}, "cog.yaml:2:5: `FOO` must be NAME=value"),
     ("env invalid name", "environment:\n  - 1FOO=x\n", {}, "cog.yaml:2:5: `1FOO` is not a valid environment variable name"),
     ("env duplicate", "environment:\n  - FOO=a\n  - FOO=b\n", {}, "cog.yaml:3:5: `FOO` is set twice"),
