@@ -18,8 +18,8 @@ Standard library only: this module is imported inside the model's own environmen
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Callable, List, Optional, Sequence, TypeVar
+from dataclasses import dataclass, field, fields
+from typing import Any, Callable, Dict, List, Optional, Sequence, TypeVar
 
 __all__ = ["BasePredictor", "BaseRunner", "FieldInfo", "Input", "Model", "input", "streaming"]
 
@@ -34,19 +34,39 @@ class _Missing:
 MISSING: Any = _Missing()
 
 
-@dataclass(frozen=True)
-class FieldInfo:
-    """What Input(...) or @cog.input(...) says about one parameter, before its type is known."""
+OPENAPI = "openapi"  # a Constraints field's metadata key: the keyword the schema writes it as
 
-    default: Any = MISSING
+
+@dataclass(frozen=True)
+class Constraints:
+    """What an input may declare besides its type and default: the one list of them. FieldInfo (what Input()
+    says), the signature's InputField and the schema all take their fields from here; one with OPENAPI metadata
+    is written to the schema as it is (ge=1 → "minimum": 1), the others cog.sdk.schema writes its own way."""
+
     description: Optional[str] = None
-    ge: Optional[float] = None
-    le: Optional[float] = None
-    min_length: Optional[int] = None
-    max_length: Optional[int] = None
-    regex: Optional[str] = None
-    choices: Optional[List[Any]] = None
-    deprecated: Optional[bool] = None
+    ge: Optional[float] = field(default=None, metadata={OPENAPI: "minimum"})
+    le: Optional[float] = field(default=None, metadata={OPENAPI: "maximum"})
+    min_length: Optional[int] = field(default=None, metadata={OPENAPI: "minLength"})
+    max_length: Optional[int] = field(default=None, metadata={OPENAPI: "maxLength"})
+    regex: Optional[str] = field(default=None, metadata={OPENAPI: "pattern"})
+    choices: Optional[List[Any]] = None  # an enum component in the schema
+    deprecated: Optional[bool] = field(default=None, metadata={OPENAPI: "deprecated"})
+
+
+def constraints_of(declared: Constraints) -> Dict[str, Any]:
+    """The constraints a FieldInfo or InputField holds, by name: Input(ge=1) → {"description": None, "ge": 1, ...}."""
+    return {f.name: getattr(declared, f.name) for f in fields(Constraints)}
+
+
+@dataclass(frozen=True)
+class _Default:
+    default: Any = MISSING
+
+
+# A dataclass's fields start with its last base's: default first, then the constraints, as Input() takes them.
+@dataclass(frozen=True)
+class FieldInfo(Constraints, _Default):
+    """What Input(...) or @cog.input(...) says about one parameter, before its type is known."""
 
 
 def Input(  # noqa: N802 - Cog's public name
@@ -61,18 +81,13 @@ def Input(  # noqa: N802 - Cog's public name
     choices: Optional[Sequence[Any]] = None,
     deprecated: Optional[bool] = None,
 ) -> Any:
-    """Describe a predict() parameter: `text: str = Input(description="...", default="hi")`."""
-    return FieldInfo(
-        default=default,
-        description=description,
-        ge=ge,
-        le=le,
-        min_length=min_length,
-        max_length=max_length,
-        regex=regex,
-        choices=list(choices) if choices is not None else None,
-        deprecated=deprecated,
-    )
+    """Describe a predict() parameter: `text: str = Input(description="...", default="hi")`.
+
+    Its keywords are Constraints' fields, spelled out for editors and type checkers (a test keeps them equal)."""
+    declared = dict(locals())  # the parameters, by name: default and every constraint
+    if choices is not None:
+        declared["choices"] = list(choices)
+    return FieldInfo(**declared)
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,11 @@ Standard library only, so the schema can be computed in the model's environment
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any, Dict, Optional
 
 from cog._version import __version__
+from cog.sdk.predictor import OPENAPI, Constraints
 from cog.sdk.signature import ANY, BOOL, FILE, FLOAT, INT, OBJECT, PATH, SECRET, STR, InputField, OutputType, Signature
 
 STATUSES = ["starting", "processing", "succeeded", "canceled", "failed"]
@@ -52,9 +54,10 @@ def _input_property(f: InputField, enums: Dict[str, Any]) -> Dict[str, Any]:
         prop["description"] = f.description
     if not f.required and f.default is not None:
         prop["default"] = f.default
-    constraints = {"minimum": f.ge, "maximum": f.le, "minLength": f.min_length, "maxLength": f.max_length,
-                   "pattern": f.regex, "deprecated": f.deprecated}
-    prop.update({k: v for k, v in constraints.items() if v is not None})
+    for constraint in fields(Constraints):
+        value = getattr(f, constraint.name)
+        if OPENAPI in constraint.metadata and value is not None:
+            prop[constraint.metadata[OPENAPI]] = value
     prop["x-order"] = f.order
     return prop
 

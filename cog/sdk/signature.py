@@ -16,10 +16,10 @@ import pathlib
 import re
 import sys
 import typing
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from cog.sdk.predictor import DECLARED_INPUTS_ATTR, MISSING, FieldInfo
+from cog.sdk.predictor import DECLARED_INPUTS_ATTR, MISSING, Constraints, FieldInfo, constraints_of
 from cog.sdk.types import AsyncConcatenateIterator, BaseModel, ConcatenateIterator, File, Path, Secret
 
 try:  # typing_extensions.Literal is a distinct object on old Pythons
@@ -63,8 +63,8 @@ class InputError(ValueError):
         self.message = message
 
 
-@dataclass
-class InputField:
+@dataclass(frozen=True)
+class _Input:
     name: str
     kind: str
     order: int
@@ -72,14 +72,12 @@ class InputField:
     nullable: bool = False
     default: Any = None
     required: bool = True
-    description: Optional[str] = None
-    ge: Optional[float] = None
-    le: Optional[float] = None
-    min_length: Optional[int] = None
-    max_length: Optional[int] = None
-    regex: Optional[str] = None
-    choices: Optional[List[Any]] = None
-    deprecated: Optional[bool] = None
+
+
+# A dataclass's fields start with its last base's: the input's own, then the constraints it declares.
+@dataclass(frozen=True)
+class InputField(Constraints, _Input):
+    """One input of a signature: its kind and default, with what Input(...) declared (choices from a Literal)."""
 
 
 @dataclass
@@ -196,21 +194,15 @@ def _input_field(name: str, annotation: Any, info: FieldInfo, order: int) -> Inp
         raise SignatureError(f"{where}: unsupported type {_type_name(annotation)}; use {_INPUT_KINDS_HELP}")
     f = InputField(
         name=name, kind=kind, order=order, array=array, nullable=nullable,
-        description=info.description, ge=info.ge, le=info.le, min_length=info.min_length,
-        max_length=info.max_length, regex=info.regex, choices=choices, deprecated=info.deprecated,
+        required=info.default is MISSING and not nullable, **{**constraints_of(info), "choices": choices},
     )
     _check_constraints(f, where)
-    if info.default is MISSING:
-        f.required = not nullable
-    elif info.default is None:
-        f.required = False
-    else:
-        f.required = False
-        try:
-            f.default = _jsonable_default(coerce(f, info.default))
-        except InputError as exc:
-            raise SignatureError(f"{where}: default {info.default!r} is invalid: {exc.message}") from None
-    return f
+    if info.default is MISSING or info.default is None:
+        return f
+    try:
+        return replace(f, default=_jsonable_default(coerce(f, info.default)))
+    except InputError as exc:
+        raise SignatureError(f"{where}: default {info.default!r} is invalid: {exc.message}") from None
 
 
 def _check_constraints(f: InputField, where: str) -> None:

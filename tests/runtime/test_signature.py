@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import subprocess
 import sys
+from dataclasses import fields
 from typing import Iterator, List, Optional
 
 import pytest
 
 import cog
+from cog.sdk.predictor import Constraints, constraints_of
 from cog.sdk.schema import openapi_schema
 from cog.sdk.worker import SchemaError, openapi_schema_for
 from cog.sdk.signature import InputError, SignatureError, signature_of
@@ -121,6 +124,25 @@ def test_validation_messages_name_the_field() -> None:
         with pytest.raises(InputError) as info:
             sig.validate(payload)
         assert info.value.field == field and fragment in info.value.message
+
+
+def test_input_takes_the_default_then_every_constraint_by_keyword() -> None:
+    constraints = [f.name for f in fields(Constraints)]
+    parameters = inspect.signature(cog.Input).parameters.values()
+    assert [(p.name, p.kind) for p in parameters] == [("default", inspect.Parameter.POSITIONAL_OR_KEYWORD)] + [
+        (name, inspect.Parameter.KEYWORD_ONLY) for name in constraints
+    ]
+    assert [f.name for f in fields(cog.FieldInfo)] == ["default", *constraints]
+
+
+def test_every_constraint_reaches_the_signature() -> None:
+    declared = cog.Input(default="ab", description="d", min_length=1, max_length=5, regex="^[ab]+$",
+                         choices=("ab", "ba"), deprecated=True)
+
+    def predict(self, text: str = declared) -> str: ...
+
+    (f,) = signature_of(predict.__get__(object())).inputs
+    assert constraints_of(f) == constraints_of(declared) and f.choices == ["ab", "ba"]
 
 
 def test_missing_annotation_is_a_signature_error() -> None:
