@@ -4,7 +4,6 @@ and the server side of build (a project with a repo), login (a URL) and infer (a
 from __future__ import annotations
 
 import re
-import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, Optional
@@ -17,10 +16,6 @@ remote_app = typer.Typer(help="The cog server this user works with.", no_args_is
 repo_app = typer.Typer(help="The cog server and model of this project.", no_args_is_help=True)
 # An infer argument that could be a package id; anything else is an image name.
 PACKAGE_PREFIX = re.compile(r"^[0-9a-f]{4,64}$")
-# How often `cog build` asks about the server's builds: soon at first (a code-only rebuild takes about a second),
-# then less often, for builds that take minutes.
-FIRST_POLL_SECONDS, MAX_POLL_SECONDS = 0.2, 2.0
-LOG_TAIL = 30
 
 
 def register(app: typer.Typer) -> None:
@@ -216,7 +211,6 @@ def delete(
 def push_package(file: Optional[Path], wait: bool) -> None:
     """`cog build` in a project with a repo: package, upload what the server lacks, commit, wait for its images."""
     from cog.cli import output
-    from cog.packages.client import MissingBlobs
     from cog.packages.package import scan
     from cog.config.project import load_project
 
@@ -227,18 +221,13 @@ def push_package(file: Optional[Path], wait: bool) -> None:
     with output.stderr().status("Hashing the project's files"):
         local = scan(project.directory)
     output.info(f"Package {local.id} ({len(local.manifest.files)} files, {_size(local.manifest.size)})")
-    _upload(client, local, client.missing_blobs(local.manifest.digests()))
-    try:
-        detail = client.commit(repo.model, local.manifest)
-    except MissingBlobs as exc:  # collected between our question and our commit: send them, once more
-        _upload(client, local, exc.missing)
-        detail = client.commit(repo.model, local.manifest)
+    detail = client.push(repo.model, local, log=output.info, progress=_bytes_progress)
     if not detail.builds:
         output.success(f"Pushed {detail.id} to {repo} (this server builds no images)")
     elif not wait:
         output.success(f"Pushed {detail.id} to {repo}; its images are building (cog show {detail.id[:12]})")
     else:
-        for build in _wait_for_builds(client, repo.model, detail.id):
+        for build in client.wait_for_builds(repo.model, detail.id, log=output.info, show_log=output.build_log):
             output.info(f"{build.variant.upper()} image: {build.reference}")
         output.success(f"Built and pushed {detail.id}")
     typer.echo(detail.id)
@@ -313,44 +302,6 @@ def _locate(repo, client, prefix: str):
     if len({(p.model, p.id) for p in found}) > 1:
         raise CogError(f"{prefix} is the start of {len(found)} package ids on {repo}; give more of it")
     return found[0].model, found[0]
-
-
-def _upload(client, local, missing: list[str]) -> None:
-    from cog.cli import output
-
-    wanted = set(missing)
-    entries = list({entry.sha256: entry for entry in local.manifest.files if entry.sha256 in wanted}.values())
-    total = sum(entry.size for entry in entries)
-    if not entries:
-        output.info("Nothing to upload: the server has every file")
-        return
-    with _bytes_progress(f"Uploading {len(entries)} files", total) as advance:
-        for entry in entries:
-            client.upload_blob(entry, local.open, advance)
-
-
-def _wait_for_builds(client, model: str, package_id: str):
-    from cog.cli import output
-
-    seen: dict[str, str] = {}
-    pause = FIRST_POLL_SECONDS
-    while True:
-        builds = client.package(model, package_id).builds
-        for build in builds:
-            if seen.get(build.variant) != build.status:
-                seen[build.variant] = build.status
-                output.info(f"{build.variant.upper()} image: {build.status}")
-        failed = [build for build in builds if build.status == "failed"]
-        if failed:
-            log = client.build_log(model, package_id, failed[0].variant).rstrip().splitlines()
-            for line in log[-LOG_TAIL:]:
-                output.build_log(line)
-            raise CogError(f"the {failed[0].variant} build of {package_id[:12]} failed: {failed[0].error}; "
-                           f"run cog build again to retry it")
-        if all(build.status == "succeeded" for build in builds):
-            return builds
-        time.sleep(pause)
-        pause = min(pause * 1.5, MAX_POLL_SECONDS)
 
 
 @contextmanager
