@@ -1,4 +1,4 @@
-"""Where the data files (cuda_matrix/) and templates (templates/) are, installed or in a checkout."""
+"""Where the data files (cuda_matrix/, implied_packages/) and templates (templates/) are, installed or in a checkout."""
 
 from __future__ import annotations
 
@@ -23,3 +23,7 @@ def templates_dir() -> Path:
 
 def cuda_matrix_dir() -> Path:
     return _data_dir("cuda_matrix")
+
+
+def implied_packages_dir() -> Path:
+    return _data_dir("implied_packages")

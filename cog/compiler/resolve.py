@@ -5,7 +5,9 @@ The rules, in order:
 - tensorflow pins CUDA and cuDNN to the configuration it was built and tested with;
 - a torch requirement narrows CUDA to the versions torch publishes wheels for;
 - among what is left, the newest CUDA, then the newest cuDNN for it, then the preferred Ubuntu;
-- torch/torchvision/torchaudio/tensorflow requirement lines are rewritten to the matching CPU or CUDA builds.
+- torch/torchvision/torchaudio/tensorflow requirement lines are rewritten to the matching CPU or CUDA builds;
+- a package Cog's SDK brought along (implied_packages/) that the project imports and its requirements do not name
+  is added to the same install, so the user's own pins still win.
 A clash is an error that names both sides; a guess is a warning that says what was chosen and why.
 """
 
@@ -14,10 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from cog.matrix import PLATFORMS, CudaImage, Matrix, Platform, TensorflowRelease, TorchBuild, TorchRelease, load_matrix
+from cog.compiler.imports import ModuleImport
 from cog.compiler.plan import BuildPlan, InstallOptions, LocalPath
+from cog.implied_packages import ImpliedPackages, load_implied_packages
 from cog.errors import ConfigError, ConfigWarning, Location
 from cog.config.model import Config, Variant
 from cog.config.requirements import Requirement
@@ -34,8 +39,15 @@ def resolve(
     *,
     base_image_mirror: str | None = None,
     matrix: Matrix | None = None,
+    imports: tuple[ModuleImport, ...] = (),
+    implied: ImpliedPackages | None = None,
 ) -> BuildPlan:
-    return _Resolver(config, variant, platform, matrix or load_matrix(), base_image_mirror).plan()
+    """`imports`: the top-level modules the project's code imports (cog.images.imports reads them), from which
+    the packages Cog's SDK brought along are added when the requirements lack them."""
+    return _Resolver(
+        config, variant, platform, matrix or load_matrix(), base_image_mirror,
+        imports=imports, implied=implied or load_implied_packages(),
+    ).plan()
 
 
 def resolve_all(
@@ -44,12 +56,48 @@ def resolve_all(
     platforms: tuple[Platform, ...] = ("linux/amd64",),
     *,
     base_image_mirror: str | None = None,
+    imports: tuple[ModuleImport, ...] = (),
 ) -> list[BuildPlan]:
     return [
-        resolve(config, variant, platform, base_image_mirror=base_image_mirror)
+        resolve(config, variant, platform, base_image_mirror=base_image_mirror, imports=imports)
         for variant in (variants or config.variants)
         for platform in platforms
     ]
+
+
+def implied_requirements(
+    config: Config, imports: tuple[ModuleImport, ...], implied: ImpliedPackages
+) -> tuple[list[str], list[ConfigWarning]]:
+    """The requirement lines for packages Cog's SDK brought along that the project imports and its requirements do
+    not name (by canonical name, in any form: pinned, with a marker, as a URL), each with a one-line notice at the
+    import. Skipped too: a package whose `via` the requirements name (it comes with that one), and a module that
+    the requirements name as a distribution of its own (`attr`, say, rather than attrs)."""
+    named = {
+        canonicalize_name(requirement.name)
+        for requirement in config.python_requirements.requirements
+        if requirement.name
+    }
+    chosen: dict[str, ModuleImport] = {}
+    for found in imports:
+        package = implied.for_module(found.module)
+        if package is None or package.name in named or canonicalize_name(found.module) in named:
+            continue
+        if package.via is not None and canonicalize_name(package.via) in named:
+            continue
+        chosen.setdefault(package.name, found)
+    lines, notices = [], []
+    for package in implied.packages:  # in the data's order, so plans do not depend on the order of files
+        found = chosen.get(package.name)
+        if found is None:
+            continue
+        through = f" (through {package.via})" if package.via else ""
+        lines.append(package.requirement)
+        notices.append(ConfigWarning(
+            f"imports {found.module}, which Cog's SDK brought along{through}; adding {package.requirement} to the "
+            f"model's requirements (list it in requirements.txt to pin it)",
+            found.location,
+        ))
+    return lines, notices
 
 
 def mirror_image(reference: str, mirror: str | None) -> str:
@@ -127,6 +175,8 @@ class _Resolver:
     matrix: Matrix
     base_image_mirror: str | None
     warnings: list[ConfigWarning] = field(default_factory=list)
+    imports: tuple[ModuleImport, ...] = ()
+    implied: ImpliedPackages | None = None
 
     def __post_init__(self) -> None:
         self.python = python_minor(self.config.python_version)
@@ -154,6 +204,10 @@ class _Resolver:
         image = self.cuda_image(tensorflow, torch) if self.variant == "gpu" else None
         torch_release, torch_build = self.choose_torch(torch, image)
         lines, extra_index_urls = self.requirement_lines(tensorflow, torch_release, torch_build, image)
+        if self.implied is not None:
+            added, notices = implied_requirements(self.config, self.imports, self.implied)
+            lines.extend(added)
+            self.warnings.extend(notices)
         index = self.config.python_requirements
         if image is None:
             base = self.matrix.base_images.cpu.format(python_version=self.config.python_version)

@@ -21,6 +21,7 @@ from typing import Callable, Iterable, Literal
 from cog._version import __version__
 from cog.images import docker
 from cog.images.context import docker_ignore_lines, project_files, runtime_requirements, weight_files
+from cog.images.imports import project_imports
 from cog.images.wheel import build_runtime_wheel
 from cog.config.project import Project
 from cog.matrix import Platform
@@ -83,6 +84,8 @@ def build_project(project: Project, options: BuildOptions, log: Callable[[str], 
     _check_secrets(secrets)
     files = project_files(project.directory)
     weights = weight_files(project.directory, files)
+    imports = project_imports(project, files)  # for the packages Cog's SDK brought along (resolve adds them)
+    shown = set(project.config.warnings)
     built = []
     with tempfile.TemporaryDirectory(prefix="cog-build-") as scratch:
         work = Path(scratch)
@@ -99,8 +102,10 @@ def build_project(project: Project, options: BuildOptions, log: Callable[[str], 
         if weights_dir is not None:
             contexts[WEIGHTS_CONTEXT] = str(weights_dir)
         for variant in options.variants:
-            plans = resolve_all(project.config, (variant,), options.platforms, base_image_mirror=options.base_image_mirror)
-            for warning in _new_warnings(plans, project.config.warnings):
+            plans = resolve_all(project.config, (variant,), options.platforms, base_image_mirror=options.base_image_mirror,
+                                imports=imports)
+            for warning in _new_warnings(plans, tuple(shown)):
+                shown.add(warning)
                 log(f"warning: {warning}")
             tag = image_tag(options.tag, variant, options.variants)
             log(f"Building the {variant.upper()} image {tag} for {', '.join(options.platforms)}")
