@@ -9,17 +9,13 @@ Two entry points:
         declaration). The image build and the CLI use this; nothing is started.
 
     python -m cog.sdk.worker --predict REF [--train REF] --fds COMMANDS,EVENTS,CONTROL
-        The runtime (cog.server.http) starts this with three pipe ends. Messages are JSON, one per line.
-        COMMANDS (server -> worker): {"op": "predict"|"train", "id", "input"}
-        CONTROL  (server -> worker): {"op": "cancel", "id"}; separate, so a cancel reaches a busy worker
-        EVENTS   (worker -> server): {"type": "ready", "signature", "train_signature", "schema", "is_async"}
-                                     {"type": "setup_failed", "error"}
-                                     {"type": "log", "id", "data"}   (id null: setup or unattributed)
-                                     {"type": "output", "id", "value", "files"}  (one iterator item)
-                                     {"type": "done", "id", "status", "output", "error", "files", "predict_time"}
-        File outputs travel as {"$cog_file": "/abs/path"}; `files` says a message holds some, so the
-        server walks only those. The process's own stdout/stderr (C libraries, subprocesses, crash dumps)
-        are read by the server and attributed there.
+        The runtime (cog.server.process) starts this with three pipe ends and speaks the protocol of
+        cog.sdk.protocol over them: commands and cancels in, events (ready, logs, outputs, done) out. The
+        process's own stdout/stderr (C libraries, subprocesses, crash dumps) are read by the server and
+        attributed there.
+
+The runtime may also run a Worker in its own process (cog.server.inprocess, for tests and embedding): it gives
+the Worker a Channel of its own and calls `load`, `setup`/`setup_async`, `run_job`/`start_job` directly.
 """
 
 from __future__ import annotations
@@ -38,20 +34,29 @@ import io
 import json
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import traceback
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Set, Tuple
 
 from cog.sdk.predictor import BasePredictor, BaseRunner, Model
+from cog.sdk.protocol import (
+    FILE_MARKER,
+    DoneEvent,
+    Event,
+    JobCommand,
+    Kind,
+    LineBuffer,
+    ReadyEvent,
+    Status,
+    decode,
+    encode,
+)
 from cog.sdk.schema import openapi_schema
 from cog.sdk.signature import FILE, PATH, SECRET, WEIGHTS_PARAMETER, Signature, SignatureError, signature_of
 from cog.sdk.types import BaseModel, CancelationException, Path, Secret
-
-FILE_MARKER = "$cog_file"
 
 
 class LoadError(Exception):
@@ -62,14 +67,16 @@ class LoadError(Exception):
 # Loading a predictor reference ("predict.py:Predictor", "train.py:train", "package.module:Name")
 
 
-def load_ref(ref: str) -> Any:
+def load_ref(ref: str, directory: Optional[str] = None) -> Any:
+    """The object `ref` names; a FILE.py is found in `directory` (default: the working directory)."""
     module_part, sep, attr = ref.rpartition(":")
     if not sep or not module_part or not attr:
         raise LoadError(f"{ref!r} is not a predictor reference; write it as FILE.py:NAME, e.g. predict.py:Predictor")
     if module_part.endswith(".py") or os.sep in module_part:
-        path = os.path.abspath(module_part)
+        directory = directory or os.getcwd()
+        path = os.path.abspath(os.path.join(directory, module_part))
         if not os.path.isfile(path):
-            raise LoadError(f"{module_part} does not exist in {os.getcwd()}")
+            raise LoadError(f"{module_part} does not exist in {directory}")
         name = os.path.splitext(os.path.basename(path))[0]
         spec = importlib.util.spec_from_file_location(name, path)
         assert spec is not None and spec.loader is not None
@@ -84,13 +91,28 @@ def load_ref(ref: str) -> Any:
         raise LoadError(f"{module_part} has no {attr!r}") from None
 
 
+class Target(NamedTuple):
+    """A loaded predict or train entry point: the object it belongs to (None for a function), the callable."""
+
+    instance: Any
+    fn: Callable[..., Any]
+    signature: Signature
+
+
+class Targets(NamedTuple):
+    """What `signatures()` loads: the predictor, and the trainer when there is one."""
+
+    predict: Target
+    train: Optional[Target]
+
+
 def entry_point(obj: Any, kind: str) -> Tuple[Any, Callable[..., Any]]:
     """(instance or None, callable) for a loaded predict (kind 'predict') or train (kind 'train') target."""
     if not inspect.isclass(obj):
         if not callable(obj):
             raise LoadError(f"{obj!r} is neither a class nor a function")
         return None, obj
-    if kind == "train":
+    if kind == Kind.TRAIN:
         names = ["train"]
     elif issubclass(obj, (BaseRunner, Model)):
         names = ["run"]
@@ -105,42 +127,30 @@ def entry_point(obj: Any, kind: str) -> Tuple[Any, Callable[..., Any]]:
     raise LoadError(f"{obj.__name__} has no {' or '.join(n + '()' for n in names)} method")
 
 
-def signatures(predict_ref: str, train_ref: Optional[str]) -> Tuple[Any, Callable[..., Any], Signature, Any]:
-    """Load the predictor (and trainer); return (instance, predict fn, predict signature, train target)."""
-    instance, fn = entry_point(load_ref(predict_ref), "predict")
-    train = None
-    if train_ref:
-        train_instance, train_fn = entry_point(load_ref(train_ref), "train")
-        train = (train_instance, train_fn, signature_of(train_fn))
-    return instance, fn, signature_of(fn), train
+def _target(ref: str, kind: Kind, directory: Optional[str]) -> Target:
+    instance, fn = entry_point(load_ref(ref, directory), kind)
+    return Target(instance, fn, signature_of(fn))
+
+
+def signatures(predict_ref: str, train_ref: Optional[str], directory: Optional[str] = None) -> Targets:
+    """Load the predictor (and trainer) with their signatures."""
+    predict = _target(predict_ref, Kind.PREDICT, directory)
+    return Targets(predict, _target(train_ref, Kind.TRAIN, directory) if train_ref else None)
+
+
+def _schema(targets: Targets) -> Dict[str, Any]:
+    return openapi_schema(targets.predict.signature, targets.train.signature if targets.train else None)
 
 
 def print_openapi(predict_ref: str, train_ref: Optional[str]) -> int:
     try:
-        _, _, predict_sig, train = signatures(predict_ref, train_ref)
+        targets = signatures(predict_ref, train_ref)
     except (LoadError, SignatureError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    json.dump(openapi_schema(predict_sig, train[2] if train else None), sys.stdout, indent=2)
+    json.dump(_schema(targets), sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0
-
-
-class SchemaError(ValueError):
-    """The predictor cannot be loaded or declares something unsupported; the message is one line."""
-
-
-def openapi_schema_for(predict_ref: str, *, project_dir: str = ".", train_ref: Optional[str] = None,
-                       python: Optional[str] = None) -> Dict[str, Any]:
-    """The OpenAPI schema of a project's predictor, computed by `python` (the model's interpreter)."""
-    argv = [python or sys.executable, "-m", "cog.sdk.worker", "--openapi", predict_ref]
-    if train_ref:
-        argv += ["--train", train_ref]
-    result = subprocess.run(argv, cwd=project_dir, capture_output=True, text=True)
-    if result.returncode != 0:
-        lines = result.stderr.strip().splitlines()
-        raise SchemaError(lines[-1].replace("error: ", "", 1) if lines else f"exit status {result.returncode}")
-    return json.loads(result.stdout)  # type: ignore[no-any-return]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -148,24 +158,34 @@ def openapi_schema_for(predict_ref: str, *, project_dir: str = ".", train_ref: O
 
 
 class Channel:
-    """The EVENTS pipe. Writes are whole lines under a lock (user threads may log concurrently)."""
+    """Where the events go, one encoded line per message, whole lines under a lock (user threads may log
+    concurrently). `write` takes each line: the EVENTS pipe (`Channel.to_fd`), or the in-process runtime."""
 
-    def __init__(self, fd: int) -> None:
-        self._file = open(fd, "wb", buffering=1 << 16)
+    def __init__(self, write: Callable[[bytes], None]) -> None:
+        self._write = write
         self._lock = threading.Lock()
         # A cancel signal that lands while the main thread writes here is deferred until the line is out.
         self.main_thread_writing = False
         self.deferred_cancel = False
 
-    def send(self, message: Dict[str, Any]) -> None:
-        data = json.dumps(message, separators=(",", ":")).encode() + b"\n"
+    @classmethod
+    def to_fd(cls, fd: int) -> "Channel":
+        file = open(fd, "wb", buffering=1 << 16)
+
+        def write(data: bytes) -> None:
+            file.write(data)
+            file.flush()
+
+        return cls(write)
+
+    def send(self, message: Event) -> None:
+        data = encode(message)
         main = threading.current_thread() is threading.main_thread()
         with self._lock:
             if main:
                 self.main_thread_writing = True
             try:
-                self._file.write(data)
-                self._file.flush()
+                self._write(data)
             finally:
                 if main:
                     self.main_thread_writing = False
@@ -290,44 +310,63 @@ def error_text(exc: BaseException) -> str:
 # The prediction loop
 
 
+class Runnable(NamedTuple):
+    """What the worker calls for one kind of job: the function, its signature, its inputs' conversions."""
+
+    fn: Callable[..., Any]
+    signature: Signature
+    converters: List[Tuple[str, Callable[[Any], Any]]]
+
+    @classmethod
+    def of(cls, target: Target) -> "Runnable":
+        return cls(target.fn, target.signature, input_converters(target.signature))
+
+
 class Worker:
-    def __init__(self, channel: Channel, control_fd: int, predict_ref: str, train_ref: Optional[str]) -> None:
+    """One model: `load`, then `setup` (or `setup_async`), then jobs, each answered with a done event.
+
+    Sync mode runs one job at a time in the calling thread (`run_job`); a cancel is a signal (`serve_sync`) or,
+    without one, takes effect when the model next yields. Async mode runs jobs as tasks of an event loop
+    (`start_job`); a cancel is task.cancel() (`cancel_job`).
+    """
+
+    def __init__(self, channel: Channel, predict_ref: str, train_ref: Optional[str],
+                 directory: Optional[str] = None) -> None:
         self.channel = channel
-        self.control_fd = control_fd
         self.predict_ref = predict_ref
         self.train_ref = train_ref
+        self.directory = directory  # where FILE.py references are found (default: the working directory)
         self.running: Dict[str, Any] = {}  # job id -> asyncio task (async) or True (sync)
-        self.canceled: set = set()
+        self.canceled: Set[str] = set()
         self.logs = LogStream(channel, self.running)
         self.in_user_code = False  # sync mode: cancel signals raise only inside the model's code
-        self.targets: Dict[str, Tuple[Callable[..., Any], Signature, List[Tuple[str, Callable[[Any], Any]]]]] = {}
+        self.targets: Dict[str, Runnable] = {}  # by Kind
         self.setups: List[Callable[..., Any]] = []
         self.is_async = False
-        self.ready_message: Dict[str, Any] = {}
+        self.ready_message: Optional[ReadyEvent] = None
 
     # -- setup ------------------------------------------------------------------------------------------
 
     def load(self) -> bool:
         """Import the model and read its signatures; False (after telling the server) if that fails."""
         try:
-            instance, fn, predict_sig, train = signatures(self.predict_ref, self.train_ref)
+            targets = signatures(self.predict_ref, self.train_ref, self.directory)
         except (LoadError, SignatureError) as exc:
             self.channel.send({"type": "setup_failed", "error": str(exc)})
             return False
         except BaseException as exc:  # e.g. an import error in the model's module
             return self._setup_failed(exc)
-        self.targets["predict"] = (fn, predict_sig, input_converters(predict_sig))
-        instances = [instance]
-        if train is not None:
-            self.targets["train"] = (train[1], train[2], input_converters(train[2]))
-            instances.append(train[0])
+        self.targets[Kind.PREDICT] = Runnable.of(targets.predict)
+        if targets.train is not None:
+            self.targets[Kind.TRAIN] = Runnable.of(targets.train)
+        instances = [target.instance for target in targets if target is not None]
         self.setups = [obj.setup for obj in instances if obj is not None and callable(getattr(obj, "setup", None))]
-        self.is_async = any(_is_async(fn) for fn, _, _ in self.targets.values())
+        self.is_async = any(_is_async(runnable.fn) for runnable in self.targets.values())
         self.ready_message = {
             "type": "ready",
-            "signature": predict_sig.to_json(),
-            "train_signature": train[2].to_json() if train else None,
-            "schema": openapi_schema(predict_sig, train[2] if train else None),
+            "signature": targets.predict.signature.to_json(),
+            "train_signature": targets.train.signature.to_json() if targets.train else None,
+            "schema": _schema(targets),
             "is_async": self.is_async,
         }
         return True
@@ -366,6 +405,7 @@ class Worker:
         return False
 
     def _ready(self) -> bool:
+        assert self.ready_message is not None
         self.logs.flush_job(None)
         self.channel.send(self.ready_message)
         gc.freeze()  # the loaded model stays for good: spare it from every garbage collection's scan
@@ -373,25 +413,28 @@ class Worker:
 
     # -- sync mode: one job at a time in the main thread, cancel by signal --------------------------------
 
-    def serve_sync(self, commands: io.BufferedReader) -> None:
+    def serve_sync(self, commands: io.BufferedReader, control_fd: int) -> None:
         signal.signal(signal.SIGUSR1, self._on_cancel_signal)
-        threading.Thread(target=self._read_control, daemon=True).start()
+        threading.Thread(target=self._read_control, args=(control_fd,), daemon=True).start()
         for line in commands:
-            command = json.loads(line)
-            job = command["id"]
-            self.running[job] = True
-            current_job.set(job)
-            try:
-                self.channel.send(self._run_sync(command))
-            finally:
-                current_job.set(None)
-                del self.running[job]
-                self.canceled.discard(job)
+            self.run_job(decode(line))
 
-    def _read_control(self) -> None:
-        with open(self.control_fd, "rb") as control:
+    def run_job(self, command: JobCommand) -> None:
+        """Run one job in this thread and send its done event."""
+        job = command["id"]
+        self.running[job] = True
+        current_job.set(job)
+        try:
+            self.channel.send(self._run_sync(command))
+        finally:
+            current_job.set(None)
+            del self.running[job]
+            self.canceled.discard(job)
+
+    def _read_control(self, control_fd: int) -> None:
+        with open(control_fd, "rb") as control:
             for line in control:
-                job = json.loads(line)["id"]
+                job = decode(line)["id"]
                 self.canceled.add(job)
                 if job in self.running:
                     signal.pthread_kill(threading.main_thread().ident, signal.SIGUSR1)  # type: ignore[arg-type]
@@ -409,16 +452,16 @@ class Worker:
             raise CancelationException()
         self.in_user_code = True
 
-    def _run_sync(self, command: Dict[str, Any]) -> Dict[str, Any]:
+    def _run_sync(self, command: JobCommand) -> DoneEvent:
         job = command["id"]
-        fn, _, converters = self.targets[command["op"]]
+        target = self.targets[command["op"]]
         started = time.perf_counter()
         encoder = OutputEncoder()
         try:
-            kwargs = self._arguments(command["input"], converters)
+            kwargs = self._arguments(command["input"], target.converters)
             self._enter_user_code(job)
             try:
-                result = fn(**kwargs)
+                result = target.fn(**kwargs)
             finally:
                 self.in_user_code = False
             if inspect.isgenerator(result):
@@ -434,55 +477,56 @@ class Worker:
                     output.append(self._send_item(job, item))
             else:
                 output = encoder.encode(result)
-            return self._done(job, "succeeded", started, output=output, files=encoder.files)
+            return self._done(job, Status.SUCCEEDED, started, output=output, files=encoder.files)
         except CancelationException:
-            return self._done(job, "canceled", started)
+            return self._done(job, Status.CANCELED, started)
         except BaseException as exc:  # the model's own error: report it on this job, keep serving
             return self._failed(job, exc, started)
 
     # -- async mode: an event loop; jobs are tasks, cancel is task.cancel() --------------------------------
 
-    async def serve_async(self, commands_fd: int) -> int:
+    async def serve_async(self, commands_fd: int, control_fd: int) -> int:
         if not await self.setup_async():
             return 1
         loop = asyncio.get_running_loop()
         finished = loop.create_future()
-        commands = _LineReader(commands_fd, lambda line: self._start_task(json.loads(line)), finished)
-        control = _LineReader(self.control_fd, lambda line: self._cancel_task(json.loads(line)["id"]), None)
+        commands = _LineReader(commands_fd, self.start_job, finished)
+        control = _LineReader(control_fd, lambda message: self.cancel_job(message["id"]), None)
         loop.add_reader(commands_fd, commands.on_readable)
-        loop.add_reader(self.control_fd, control.on_readable)
+        loop.add_reader(control_fd, control.on_readable)
         await finished
         if self.running:
             await asyncio.wait(list(self.running.values()))
         return 0
 
-    def _start_task(self, command: Dict[str, Any]) -> None:
+    def start_job(self, command: JobCommand) -> None:
+        """Start one job as a task of the running loop; it sends its done event when it ends."""
         job = command["id"]
         self.running[job] = asyncio.ensure_future(self._run_async(command))
 
-    def _cancel_task(self, job: str) -> None:
+    def cancel_job(self, job: str) -> None:
         task = self.running.get(job)
         if task is not None:
             task.cancel()
 
-    async def _run_async(self, command: Dict[str, Any]) -> None:
+    async def _run_async(self, command: JobCommand) -> None:
         job = command["id"]
         current_job.set(job)
-        fn, _, converters = self.targets[command["op"]]
+        target = self.targets[command["op"]]
         started = time.perf_counter()
         encoder = OutputEncoder()
         try:
-            kwargs = self._arguments(command["input"], converters)
-            result = fn(**kwargs)
+            kwargs = self._arguments(command["input"], target.converters)
+            result = target.fn(**kwargs)
             if inspect.isasyncgen(result):
                 output = [self._send_item(job, item) async for item in result]
             elif inspect.isgenerator(result):
                 output = [self._send_item(job, item) for item in result]
             else:
                 output = encoder.encode(await result if inspect.isawaitable(result) else result)
-            message = self._done(job, "succeeded", started, output=output, files=encoder.files)
+            message = self._done(job, Status.SUCCEEDED, started, output=output, files=encoder.files)
         except (asyncio.CancelledError, CancelationException):
-            message = self._done(job, "canceled", started)
+            message = self._done(job, Status.CANCELED, started)
         except BaseException as exc:  # the model's own error: report it on this job, keep serving
             message = self._failed(job, exc, started)
         finally:
@@ -505,25 +549,25 @@ class Worker:
         self.channel.send({"type": "output", "id": job, "value": value, "files": encoder.files})
         return value
 
-    def _failed(self, job: str, exc: BaseException, started: float) -> Dict[str, Any]:
+    def _failed(self, job: str, exc: BaseException, started: float) -> DoneEvent:
         traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
-        return self._done(job, "failed", started, error=error_text(exc))
+        return self._done(job, Status.FAILED, started, error=error_text(exc))
 
-    def _done(self, job: str, status: str, started: float, *, output: Any = None, error: Optional[str] = None,
-              files: bool = False) -> Dict[str, Any]:
+    def _done(self, job: str, status: Status, started: float, *, output: Any = None, error: Optional[str] = None,
+              files: bool = False) -> DoneEvent:
         self.logs.flush_job(job)
         return {"type": "done", "id": job, "status": status, "output": output, "error": error,
                 "files": files, "predict_time": time.perf_counter() - started}
 
 
 class _LineReader:
-    """Non-blocking newline-delimited reader for an event loop's add_reader."""
+    """Non-blocking reader of messages for an event loop's add_reader."""
 
-    def __init__(self, fd: int, on_line: Callable[[bytes], None], at_eof: Optional["asyncio.Future[None]"]) -> None:
+    def __init__(self, fd: int, on_message: Callable[[Any], None], at_eof: Optional["asyncio.Future[None]"]) -> None:
         self._fd = fd
-        self._on_line = on_line
+        self._on_message = on_message
         self._at_eof = at_eof
-        self._buffer = b""
+        self._lines = LineBuffer()
         os.set_blocking(fd, False)
 
     def on_readable(self) -> None:
@@ -536,9 +580,8 @@ class _LineReader:
             if self._at_eof is not None and not self._at_eof.done():
                 self._at_eof.set_result(None)
             return
-        *lines, self._buffer = (self._buffer + chunk).split(b"\n")
-        for line in lines:
-            self._on_line(line)
+        for message in self._lines.feed(chunk):
+            self._on_message(message)
 
 
 def _is_async(fn: Callable[..., Any]) -> bool:
@@ -552,17 +595,16 @@ async def _await(awaitable: Any) -> Any:
 def serve(predict_ref: str, train_ref: Optional[str], fds: str) -> int:
     commands_fd, events_fd, control_fd = (int(x) for x in fds.split(","))
     faulthandler.enable()  # a segfault in native code leaves a traceback in the prediction's logs
-    channel = Channel(events_fd)
-    worker = Worker(channel, control_fd, predict_ref, train_ref)
+    worker = Worker(Channel.to_fd(events_fd), predict_ref, train_ref)
     sys.stdout = sys.stderr = worker.logs  # type: ignore[assignment]
     if not worker.load():
         return 1
     if worker.is_async:
-        return asyncio.run(worker.serve_async(commands_fd))
+        return asyncio.run(worker.serve_async(commands_fd, control_fd))
     if not worker.setup():
         return 1
     with open(commands_fd, "rb") as commands:
-        worker.serve_sync(commands)
+        worker.serve_sync(commands, control_fd)
     return 0
 
 

@@ -11,7 +11,7 @@ from typing import Any, Dict, Optional, Set
 
 import httpx
 
-from cog.sdk.worker import FILE_MARKER
+from cog.sdk.protocol import FILE_MARKER
 from cog.sdk.signature import FILE, PATH, Signature
 
 

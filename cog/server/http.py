@@ -19,13 +19,16 @@ run in the project directory (the directory that holds cog.yaml and the model co
     COG_MAX_INPUT_FILE_BYTES  largest file input fetched from a URL (default 1 GiB); larger fails the prediction
     WEBHOOK_AUTH_TOKEN    sent as `Authorization: Bearer ...` with every webhook request
 
-From Python (e.g. the CLI's `cog serve`, without Docker): `serve(predict_ref, project_dir=..., host=..., port=...)`.
-The OpenAPI schema without starting anything: `cog.sdk.worker.openapi_schema_for(predict_ref, ...)`, or
+From Python (e.g. the CLI's `cog serve`, without Docker): `serve(predict_ref, project_dir=..., host=..., port=...)`;
+the app alone: `create_app(settings)`, whose model runs in a worker process, or in this process with
+`create_app(settings, worker=InProcessWorker)` (cog.server.inprocess, for tests and embedding).
+The OpenAPI schema without starting anything: `cog.server.process.openapi_schema_for(predict_ref, ...)`, or
 `python -m cog.sdk.worker --openapi predict.py:Predictor` on the model's interpreter.
 
 Endpoints: GET / (index), GET /health-check, GET /openapi.json, GET /metrics (Prometheus), POST /predictions
 (sync; `Prefer: respond-async` -> 202; `Accept: text/event-stream` -> server-sent events),
 PUT /predictions/{id} (idempotent), POST /predictions/{id}/cancel, POST /shutdown, and /trainings twins.
+Every error answer is a RequestError raised by a handler and rendered by the app's one exception handler.
 """
 
 from __future__ import annotations
@@ -44,13 +47,15 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response, StreamingResponse
 
 from cog._version import __version__
-from cog.server.runner import DEFUNCT, SETUP_FAILED, STARTING, Job, Runtime, Settings
-from cog.server.webhook import EVENTS
+from cog.sdk.protocol import Health, Kind, Status
 from cog.sdk.signature import InputError
+from cog.server.process import WorkerProcess
+from cog.server.runner import Job, Runtime, Settings, WorkerFactory
+from cog.server.webhook import EVENTS
 
 log = logging.getLogger("cog.server")
 
-JOB_KINDS = {"predictions": "predict", "trainings": "train"}
+JOB_KINDS = {"predictions": Kind.PREDICT, "trainings": Kind.TRAIN}
 
 
 class RequestError(Exception):
@@ -70,7 +75,8 @@ def _json(data: Any, status: int = 200, headers: Optional[Dict[str, str]] = None
     return Response(body, status_code=status, headers=headers, media_type="application/json")
 
 
-def _error_response(exc: RequestError) -> Response:
+async def _error_response(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestError)
     if exc.loc is not None:  # the shape FastAPI (and so Cog) gives validation errors
         detail: Any = [{"loc": exc.loc, "msg": exc.message, "type": "value_error"}]
     else:
@@ -116,16 +122,19 @@ def _sse(event: str, data: Any) -> str:
     return f"event: {event}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
-def create_app(settings: Settings, request_shutdown: Optional[Callable[[], None]] = None) -> FastAPI:
+def create_app(settings: Settings, request_shutdown: Optional[Callable[[], None]] = None, *,
+               worker: WorkerFactory = WorkerProcess) -> FastAPI:
+    """The app; `worker` makes the runtime's worker (see cog.server.runner.WorkerTransport)."""
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = Runtime(settings)
+        runtime = Runtime(settings, worker)
         app.state.runtime = runtime
         runtime.start()
         yield
         await runtime.shutdown()
 
     app = FastAPI(title="Cog", version=__version__, lifespan=lifespan,
+                  exception_handlers={RequestError: _error_response},
                   openapi_url=None, docs_url=None, redoc_url=None)  # /openapi.json is the model's, below
 
     def runtime_of(request: Request) -> Runtime:
@@ -158,7 +167,7 @@ def create_app(settings: Settings, request_shutdown: Optional[Callable[[], None]
     async def openapi(request: Request) -> Response:
         runtime = runtime_of(request)
         if not runtime.schema:
-            return _json({"detail": f"the schema is known once setup has succeeded ({runtime.status})"}, 503)
+            raise RequestError(503, f"the schema is known once setup has succeeded ({runtime.status})")
         return _json(runtime.schema)
 
     async def metrics(request: Request) -> Response:
@@ -172,13 +181,8 @@ def create_app(settings: Settings, request_shutdown: Optional[Callable[[], None]
         return _json({})
 
     async def create(request: Request, collection: str, job_id: Optional[str]) -> Response:
+        """Parse the request, rejoin the job it retries or wait for setup, validate its input, admit it, answer."""
         runtime = runtime_of(request)
-        try:
-            return await _create(request, runtime, JOB_KINDS[collection], job_id)
-        except RequestError as exc:
-            return _error_response(exc)
-
-    async def _create(request: Request, runtime: Runtime, kind: str, job_id: Optional[str]) -> Response:
         payload = _parse_request(await _read_body(request, settings.max_body_bytes))
         if job_id is not None:
             if payload.get("id") not in (None, job_id):
@@ -188,28 +192,38 @@ def create_app(settings: Settings, request_shutdown: Optional[Callable[[], None]
                 return await _respond(request, runtime, existing, None)
         else:
             job_id = payload.get("id")
-        if runtime.status == STARTING and runtime.signature is None:
+        await _until_set_up(runtime)
+        kind = JOB_KINDS[collection]
+        arguments = _validate(runtime, kind, payload)
+        _admit(runtime, job_id)
+        return await _respond(request, runtime, runtime.new_job(kind, job_id, payload), arguments)
+
+    async def _until_set_up(runtime: Runtime) -> None:
+        if runtime.status == Health.STARTING and runtime.signature is None:
             # Inputs can be checked only once setup has told us the signature: wait in the queue until then.
             if runtime.waiting >= settings.queue_size:
                 raise RequestError(409, "the queue of waiting predictions is full; retry later",
                                    headers={"Retry-After": "1"})
             await runtime.until_set_up()
-        if runtime.status in (SETUP_FAILED, DEFUNCT):
+        if runtime.status in (Health.SETUP_FAILED, Health.DEFUNCT):
             raise RequestError(503, f"the model cannot run predictions ({runtime.status})")
-        signature = runtime.signature if kind == "predict" else runtime.train_signature
+
+    def _validate(runtime: Runtime, kind: Kind, payload: Dict[str, Any]) -> Dict[str, Any]:
+        signature = runtime.signature if kind == Kind.PREDICT else runtime.train_signature
         if signature is None:
             raise RequestError(404, "this model has no train function")
         try:
-            arguments = signature.validate(payload.get("input", {}))
+            return signature.validate(payload.get("input", {}))
         except InputError as exc:
             raise RequestError(422, exc.message, ["body", "input", exc.field]) from None
+
+    def _admit(runtime: Runtime, job_id: Optional[str]) -> None:
         if runtime.at_capacity():
             raise RequestError(409, "the queue of waiting predictions is full; retry later",
                                headers={"Retry-After": "1"})
         if job_id is not None and job_id in runtime.jobs:
             raise RequestError(409, f"a prediction with id {job_id!r} is already running; use PUT to rejoin it",
                                ["body", "id"])
-        return await _respond(request, runtime, runtime.new_job(kind, job_id, payload), arguments)
 
     async def _respond(request: Request, runtime: Runtime, job: Job, arguments: Optional[Dict[str, Any]]) -> Response:
         """Start the job (unless `arguments` is None: it runs already) and answer as the client asked."""
@@ -218,7 +232,7 @@ def create_app(settings: Settings, request_shutdown: Optional[Callable[[], None]
             job.listeners.append(events)
             if arguments is not None:
                 runtime.spawn(runtime.run(job, arguments))
-            elif job.status == "processing":
+            elif job.status == Status.PROCESSING:
                 events.put_nowait(("start", {"id": job.id, "status": job.status}))
             return StreamingResponse(_stream(job, events), media_type="text/event-stream")
         respond_async = "respond-async" in request.headers.get("prefer", "")
@@ -246,7 +260,7 @@ def create_app(settings: Settings, request_shutdown: Optional[Callable[[], None]
     async def cancel(request: Request) -> Response:
         job_id = request.path_params["job_id"]
         if not runtime_of(request).cancel(job_id):
-            return _json({"detail": f"no prediction {job_id!r} is in flight"}, 404)
+            raise RequestError(404, f"no prediction {job_id!r} is in flight")
         return _json({})
 
     app.add_route("/", index, methods=["GET"])

@@ -1,35 +1,47 @@
-"""The server side of the worker: starts the model's process, queues jobs into its slots, restarts it on crash.
+"""The job policy of the runtime: health, slots and queue, jobs from request to terminal state, restarts.
 
-A *job* is a prediction or a training; both run the same way, through the same worker.
+A *job* is a prediction or a training; both run the same way, through the same worker. How the worker is
+reached is a parameter, as a transport is to an HTTP client: `Runtime(settings, worker=...)` takes a factory of
+`WorkerTransport`s, by default `WorkerProcess` (cog.server.process: the model's own process, over pipes), or
+`InProcessWorker` (cog.server.inprocess: the model in this process, for tests and embedding). Both carry the
+messages of cog.sdk.protocol.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
-import json
 import logging
 import os
 import shutil
-import signal
 import sys
 import tempfile
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, Dict, List, Optional, Set
+from typing import Any, Callable, Dict, List, Optional, Protocol, Set, Union
 
 import httpx
 
+from cog.sdk.protocol import (
+    DoneEvent,
+    Event,
+    Health,
+    JobCommand,
+    Kind,
+    LogEvent,
+    OutputEvent,
+    ReadyEvent,
+    SetupFailedEvent,
+    Status,
+)
+from cog.sdk.signature import FILE, PATH, Signature
 from cog.server.files import FileInputError, download_inputs, resolve_outputs
 from cog.server.metrics import Metrics
+from cog.server.process import WorkerProcess
 from cog.server.webhook import EVENTS, WebhookSender
-from cog.sdk.signature import Signature
 
 log = logging.getLogger("cog.server")
-
-STARTING, READY, BUSY, SETUP_FAILED, DEFUNCT = "STARTING", "READY", "BUSY", "SETUP_FAILED", "DEFUNCT"
-TERMINAL = frozenset({"succeeded", "failed", "canceled"})
 
 
 def now_iso() -> str:
@@ -73,21 +85,21 @@ class Settings:
 class Job:
     """One prediction (or training) from request to terminal state."""
 
-    def __init__(self, kind: str, job_id: Optional[str], request: Dict[str, Any]) -> None:
-        self.kind = kind  # "predict" or "train": the worker's op
+    def __init__(self, kind: Kind, job_id: Optional[str], request: Dict[str, Any]) -> None:
+        self.kind = kind  # the worker's op
         self.id = job_id or uuid.uuid4().hex
         self.input = request.get("input") or {}
         self.created_at = request.get("created_at") or now_iso()
         self.started_at: Optional[str] = None
         self.completed_at: Optional[str] = None
-        self.status = "starting"
+        self.status = Status.STARTING
         self.output: Any = None
         self.logs: List[str] = []
         self.error: Optional[str] = None
         self.metrics: Dict[str, Any] = {}
         self.output_file_prefix: Optional[str] = request.get("output_file_prefix")
         self.webhook: Optional[WebhookSender] = None
-        self.events: "asyncio.Queue[Dict[str, Any]]" = asyncio.Queue()  # worker messages for this job
+        self.events: "asyncio.Queue[JobEvent]" = asyncio.Queue()  # worker messages for this job
         self.done = asyncio.Event()
         self.listeners: List["asyncio.Queue[Any]"] = []  # server-sent-event streams
         self.cancel_requested = False
@@ -117,112 +129,42 @@ class SetupFailed(Exception):
     pass
 
 
-class WorkerProcess:
-    """One running `python -m cog.sdk.worker`, with its three pipes."""
+JobEvent = Union[LogEvent, OutputEvent, DoneEvent]
+SetupEvent = Union[ReadyEvent, SetupFailedEvent]
 
-    def __init__(self, settings: Settings, on_message: Callable[[Dict[str, Any]], None],
-                 on_raw_output: Callable[[str], None]) -> None:
-        self.settings = settings
-        self._on_message = on_message
-        self._on_raw_output = on_raw_output
-        self.process: Optional[asyncio.subprocess.Process] = None
-        self._commands: Optional[asyncio.WriteTransport] = None
-        self._control: Optional[asyncio.WriteTransport] = None
-        self.exited = asyncio.Event()
-        self._tasks: List["asyncio.Task[None]"] = []
 
-    async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        commands_r, commands_w = os.pipe()
-        events_r, events_w = os.pipe()
-        control_r, control_w = os.pipe()
-        s = self.settings
-        argv = [s.worker_python, "-m", "cog.sdk.worker", "--predict", s.predict_ref,
-                "--fds", f"{commands_r},{events_w},{control_r}"]
-        if s.train_ref:
-            argv += ["--train", s.train_ref]
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        try:
-            self.process = await asyncio.create_subprocess_exec(
-                *argv, cwd=s.project_dir, env=env, pass_fds=(commands_r, events_w, control_r),
-                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-                start_new_session=True,  # a Ctrl-C to the server's terminal is the server's to handle
-            )
-        finally:
-            for fd in (commands_r, events_w, control_r):
-                os.close(fd)
-        self._commands, _ = await loop.connect_write_pipe(asyncio.Protocol, os.fdopen(commands_w, "wb", 0))
-        self._control, _ = await loop.connect_write_pipe(asyncio.Protocol, os.fdopen(control_w, "wb", 0))
-        await loop.connect_read_pipe(lambda: _LineProtocol(self._on_message), os.fdopen(events_r, "rb", 0))
-        self._tasks = [asyncio.ensure_future(self._pump_output()), asyncio.ensure_future(self._wait())]
+class WorkerTransport(Protocol):
+    """How a Runtime reaches its model: started once, sent commands and cancels; its events go to the
+    `on_message` it was made with, and output the model's process wrote outside them to `on_raw_output`."""
 
-    async def _pump_output(self) -> None:
-        assert self.process is not None and self.process.stdout is not None
-        while True:
-            chunk = await self.process.stdout.read(1 << 16)
-            if not chunk:
-                return
-            self._on_raw_output(chunk.decode(errors="replace"))
+    exited: asyncio.Event  # set once the worker is gone: crashed, killed or stopped
 
-    async def _wait(self) -> None:
-        assert self.process is not None
-        await self.process.wait()
-        await self._tasks[0]  # the last words of a crash (faulthandler) before anyone hears of it
-        self.exited.set()
+    async def start(self) -> None: ...
 
-    def send(self, command: Dict[str, Any]) -> None:
-        assert self._commands is not None
-        self._commands.write(json.dumps(command, separators=(",", ":")).encode() + b"\n")
+    def send(self, command: JobCommand) -> None: ...
 
-    def cancel(self, job_id: str) -> None:
-        assert self._control is not None
-        self._control.write(json.dumps({"op": "cancel", "id": job_id}).encode() + b"\n")
+    def cancel(self, job_id: str) -> None: ...
 
     @property
-    def exit_description(self) -> str:
-        code = self.process.returncode if self.process else None
-        if code is not None and code < 0:
-            try:
-                return f"killed by signal {signal.Signals(-code).name}"
-            except ValueError:
-                return f"killed by signal {-code}"
-        return f"exit status {code}"
+    def exit_description(self) -> str:  # why it exited: "exit status 3", "killed by signal SIGSEGV"
+        ...
 
-    async def stop(self, grace: float = 5.0) -> None:
-        """Close the command pipe (the worker finishes what it has and exits); kill it if it lingers."""
-        for transport in (self._commands, self._control):
-            if transport is not None:
-                transport.close()
-        if self.process is None:
-            return
-        try:
-            await asyncio.wait_for(self.exited.wait(), grace)
-        except asyncio.TimeoutError:
-            self.kill()
-            await self.exited.wait()
+    async def stop(self, grace: float = 5.0) -> None: ...
 
-    def kill(self) -> None:
-        if self.process is not None and self.process.returncode is None:
-            self.process.kill()
+    def kill(self) -> None: ...
 
 
-class _LineProtocol(asyncio.Protocol):
-    def __init__(self, on_message: Callable[[Dict[str, Any]], None]) -> None:
-        self._on_message = on_message
-        self._buffer = b""
-
-    def data_received(self, data: bytes) -> None:
-        *lines, self._buffer = (self._buffer + data).split(b"\n")
-        for line in lines:
-            self._on_message(json.loads(line))
+# Settings, on_message, on_raw_output -> a worker, not yet started. WorkerProcess is one.
+WorkerFactory = Callable[[Settings, Callable[[Event], None], Callable[[str], None]], WorkerTransport]
 
 
 class Runtime:
     """Health, slots and queue, the jobs in flight, and the worker they run in."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, worker: WorkerFactory = WorkerProcess) -> None:
         self.settings = settings
-        self.status = STARTING
+        self._new_worker = worker
+        self.status = Health.STARTING
         self.setup: Dict[str, Any] = {}
         self.setup_logs: List[str] = []
         self.signature: Optional[Signature] = None
@@ -230,7 +172,7 @@ class Runtime:
         self.schema: Dict[str, Any] = {}
         self.jobs: Dict[str, Job] = {}
         self.metrics = Metrics()
-        self.worker: Optional[WorkerProcess] = None
+        self.worker: Optional[WorkerTransport] = None
         self._slots = asyncio.Semaphore(settings.max_concurrency)
         self.busy = 0
         self.waiting = 0
@@ -238,7 +180,7 @@ class Runtime:
         self._background: "set[asyncio.Task[Any]]" = set()
         self._crashes_in_a_row = 0
         self._stopping = False
-        self._takes_files: Dict[str, bool] = {}
+        self._takes_files: Dict[Kind, bool] = {}
         self.client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0))
 
     # -- lifecycle --------------------------------------------------------------------------------------
@@ -247,13 +189,13 @@ class Runtime:
         self.spawn(self._start_worker())
 
     async def _start_worker(self) -> None:
-        self.status = STARTING
+        self.status = Health.STARTING
         self._ready.clear()
-        self.setup = {"started_at": now_iso(), "completed_at": None, "status": "starting", "logs": ""}
+        self.setup = {"started_at": now_iso(), "completed_at": None, "status": Status.STARTING, "logs": ""}
         self.setup_logs = []
-        worker = WorkerProcess(self.settings, self._on_message, self._on_raw_output)
+        worker = self._new_worker(self.settings, self._on_message, self._on_raw_output)
         self.worker = worker
-        self._setup_result: "asyncio.Future[Dict[str, Any]]" = asyncio.get_running_loop().create_future()
+        self._setup_result: "asyncio.Future[SetupEvent]" = asyncio.get_running_loop().create_future()
         try:
             await worker.start()
             exited = asyncio.ensure_future(worker.exited.wait())
@@ -265,14 +207,15 @@ class Runtime:
             if self._setup_result not in done:
                 await worker.exited.wait()
                 raise SetupFailed(f"the model's process ended during setup ({worker.exit_description})")
-            message = self._setup_result.result()
-            if message["type"] == "setup_failed":
-                raise SetupFailed(message["error"])
+            outcome = self._setup_result.result()
+            if outcome["type"] == "setup_failed":
+                raise SetupFailed(outcome["error"])
+            message: ReadyEvent = outcome
         except (SetupFailed, OSError) as exc:
             worker.kill()
             self.setup_logs.append(f"{exc}\n")
-            self._finish_setup("failed")
-            self.status = SETUP_FAILED if self._crashes_in_a_row == 0 else DEFUNCT
+            self._finish_setup(Status.FAILED)
+            self.status = Health.SETUP_FAILED if self._crashes_in_a_row == 0 else Health.DEFUNCT
             self._ready.set()  # wake the queue: waiting jobs fail now instead of hanging
             log.error("setup failed: %s", exc)
             return
@@ -284,33 +227,34 @@ class Runtime:
             log.warning("predict() is synchronous: predictions run one at a time although concurrency.max is %d; "
                         "make it `async def` to run them concurrently", self.settings.max_concurrency)
         self._takes_files = {
-            kind: signature is not None and any(f.kind in ("path", "file") for f in signature.inputs)
-            for kind, signature in (("predict", self.signature), ("train", self.train_signature))
+            kind: signature is not None and any(f.kind in (PATH, FILE) for f in signature.inputs)
+            for kind, signature in ((Kind.PREDICT, self.signature), (Kind.TRAIN, self.train_signature))
         }
-        self._finish_setup("succeeded")
+        self._finish_setup(Status.SUCCEEDED)
         gc.freeze()  # what exists now lives as long as the server: keep it out of every collection's scan
-        self.status = READY
+        self.status = Health.READY
         self._ready.set()
         self.spawn(self._watch(worker))
 
-    def _finish_setup(self, status: str) -> None:
+    def _finish_setup(self, status: Status) -> None:
         self.setup.update(completed_at=now_iso(), status=status, logs="".join(self.setup_logs))
 
-    async def _watch(self, worker: WorkerProcess) -> None:
+    async def _watch(self, worker: WorkerTransport) -> None:
         await worker.exited.wait()
         if self._stopping:
             return
         # Hold new jobs back before anything else runs: the dead worker's pipes must not get them.
-        self.status = STARTING
+        self.status = Health.STARTING
         self._ready.clear()
         reason = f"the model's process stopped unexpectedly ({worker.exit_description})"
         for job in self.jobs.values():
-            if job.in_worker:
-                job.events.put_nowait({"type": "done", "status": "failed", "error": reason, "output": None})
+            if job.in_worker:  # no predict_time: the model never finished it
+                job.events.put_nowait({"type": "done", "id": job.id, "status": Status.FAILED, "output": None,
+                                       "error": reason, "files": False})
         self._crashes_in_a_row += 1
         if self._crashes_in_a_row > self.settings.max_restarts:
             log.error("%s; it crashed %d times in a row, giving up", reason, self._crashes_in_a_row)
-            self.status = DEFUNCT
+            self.status = Health.DEFUNCT
             self._ready.set()  # waiting jobs fail now instead of hanging
             return
         log.error("%s; restarting it", reason)
@@ -337,7 +281,7 @@ class Runtime:
 
     # -- messages from the worker -----------------------------------------------------------------------
 
-    def _on_message(self, message: Dict[str, Any]) -> None:
+    def _on_message(self, message: Any) -> None:  # an Event
         job_id = message.get("id")
         if job_id is not None:
             job = self.jobs.get(job_id)
@@ -351,8 +295,8 @@ class Runtime:
     def _on_raw_output(self, text: str) -> None:
         running = [j for j in self.jobs.values() if j.in_worker]
         if len(running) == 1:
-            running[0].events.put_nowait({"type": "log", "data": text})
-        elif self.status == STARTING:
+            running[0].events.put_nowait({"type": "log", "id": running[0].id, "data": text})
+        elif self.status == Health.STARTING:
             self.setup_logs.append(text)
         else:
             sys.stderr.write(text)
@@ -360,9 +304,9 @@ class Runtime:
     # -- jobs -------------------------------------------------------------------------------------------
 
     @property
-    def health(self) -> str:
-        if self.status == READY and self.busy >= self.settings.max_concurrency:
-            return BUSY
+    def health(self) -> Health:
+        if self.status == Health.READY and self.busy >= self.settings.max_concurrency:
+            return Health.BUSY
         return self.status
 
     def at_capacity(self) -> bool:
@@ -376,7 +320,7 @@ class Runtime:
         finally:
             self.waiting -= 1
 
-    def new_job(self, kind: str, job_id: Optional[str], request: Dict[str, Any]) -> Job:
+    def new_job(self, kind: Kind, job_id: Optional[str], request: Dict[str, Any]) -> Job:
         job = Job(kind, job_id, request)
         webhook = request.get("webhook")
         if webhook:
@@ -392,7 +336,7 @@ class Runtime:
         directory = tempfile.mkdtemp(prefix="cog-input-") if self._takes_files[job.kind] else None
         try:
             if directory is not None:
-                signature = self.signature if job.kind == "predict" else self.train_signature
+                signature = self.signature if job.kind == Kind.PREDICT else self.train_signature
                 assert signature is not None
                 await download_inputs(arguments, signature, directory, self.client,
                                       self.settings.max_input_file_bytes)
@@ -408,10 +352,10 @@ class Runtime:
                 self.busy -= 1
                 self._slots.release()
         except FileInputError as exc:
-            self._finish(job, "failed", error=str(exc))
+            self._finish(job, Status.FAILED, error=str(exc))
         except Exception as exc:  # a bug of ours must still end the job, or its client would wait forever
             log.exception("job %s", job.id)
-            self._finish(job, "failed", error=f"internal error: {exc}")
+            self._finish(job, Status.FAILED, error=f"internal error: {exc}")
         finally:
             if directory is not None:
                 shutil.rmtree(directory, ignore_errors=True)
@@ -434,13 +378,13 @@ class Runtime:
 
     async def _run_in_worker(self, job: Job, arguments: Dict[str, Any]) -> None:
         await self._ready.wait()
-        if self.status not in (READY,) or self.worker is None:
-            self._finish(job, "failed", error=f"the model is not available ({self.status})")
+        if self.status not in (Health.READY,) or self.worker is None:
+            self._finish(job, Status.FAILED, error=f"the model is not available ({self.status})")
             return
         if job.cancel_requested:
-            self._finish(job, "canceled")
+            self._finish(job, Status.CANCELED)
             return
-        job.status = "processing"
+        job.status = Status.PROCESSING
         job.started_at = now_iso()
         job.in_worker = True
         self.metrics.started()
@@ -449,39 +393,48 @@ class Runtime:
         upload_url = job.output_file_prefix or self.settings.upload_url
         while True:
             message = await job.events.get()
-            kind = message["type"]
-            if kind == "log":
-                job.logs.append(message["data"])
-                job.emit("log", {"source": "stdout", "data": message["data"]})
-                if job.webhook is not None:
-                    job.webhook.progress("logs")
-            elif kind == "output":
-                value = message["value"]
-                if message["files"]:
-                    value = await resolve_outputs(value, upload_url, self.client, job.uploaded_names)
-                if job.output is None:
-                    job.output = []
-                job.emit("output", {"chunk": value, "index": len(job.output)})
-                job.output.append(value)
-                if job.webhook is not None:
-                    job.webhook.progress("output")
+            if message["type"] == "log":
+                self._on_log(job, message)
+            elif message["type"] == "output":
+                await self._on_output(job, message, upload_url)
             else:
                 break
         job.in_worker = False
+        await self._complete(job, message, upload_url)
+
+    def _on_log(self, job: Job, message: LogEvent) -> None:
+        job.logs.append(message["data"])
+        job.emit("log", {"source": "stdout", "data": message["data"]})
+        if job.webhook is not None:
+            job.webhook.progress("logs")
+
+    async def _on_output(self, job: Job, message: OutputEvent, upload_url: Optional[str]) -> None:
+        value = message["value"]
+        if message["files"]:
+            value = await resolve_outputs(value, upload_url, self.client, job.uploaded_names)
+        if job.output is None:
+            job.output = []
+        job.emit("output", {"chunk": value, "index": len(job.output)})
+        job.output.append(value)
+        if job.webhook is not None:
+            job.webhook.progress("output")
+
+    async def _complete(self, job: Job, message: DoneEvent, upload_url: Optional[str]) -> None:
         output = message["output"]
         if message.get("files"):
             try:
                 output = await resolve_outputs(output, upload_url, self.client, job.uploaded_names)
             except (httpx.HTTPError, OSError) as exc:
-                self._finish(job, "failed", error=f"could not return an output file: {exc}")
+                self._finish(job, Status.FAILED, error=f"could not return an output file: {exc}")
                 return
-        if message["status"] == "succeeded":
+        status = Status(message["status"])
+        if status == Status.SUCCEEDED:
             self._crashes_in_a_row = 0
         if "predict_time" in message:
             job.metrics["predict_time"] = message["predict_time"]
-        self._finish(job, message["status"], output=output, error=message.get("error"))
+        self._finish(job, status, output=output, error=message.get("error"))
 
-    def _finish(self, job: Job, status: str, output: Any = None, error: Optional[str] = None) -> None:
+    def _finish(self, job: Job, status: Status, output: Any = None, error: Optional[str] = None) -> None:
         # Iterator outputs have grown item by item; the worker's final list is the same values, unresolved.
         if job.output is None:
             job.output = output

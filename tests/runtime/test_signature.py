@@ -14,8 +14,8 @@ import pytest
 import cog
 from cog.sdk.predictor import Constraints, constraints_of
 from cog.sdk.schema import openapi_schema
-from cog.sdk.worker import SchemaError, openapi_schema_for
 from cog.sdk.signature import InputError, SignatureError, signature_of
+from cog.server.process import SchemaError, openapi_schema_for
 
 from .conftest import FIXTURES, REPO
 

@@ -1,0 +1,147 @@
+"""The worker pipe: what the runtime (cog.server) and the model's worker (cog.sdk.worker) say to each other.
+
+Standard library only, Python 3.8+: both sides import this module, the worker in the model's environment.
+
+Three pipes, one JSON message per line (`encode` writes one, `LineBuffer` reads them back):
+
+    COMMANDS (server -> worker)  JobCommand        {"op": "predict"|"train", "id", "input"}
+    CONTROL  (server -> worker)  CancelControl     {"op": "cancel", "id"}; its own pipe, so it reaches a busy worker
+    EVENTS   (worker -> server)  ReadyEvent        {"type": "ready", "signature", "train_signature", "schema",
+                                                    "is_async"}
+                                 SetupFailedEvent  {"type": "setup_failed", "error"}
+                                 LogEvent          {"type": "log", "id", "data"}  (id null: setup or unattributed)
+                                 OutputEvent       {"type": "output", "id", "value", "files"}  (one iterator item)
+                                 DoneEvent         {"type": "done", "id", "status", "output", "error", "files",
+                                                    "predict_time"}
+
+File outputs travel as {FILE_MARKER: "/abs/path"}; `files` says a message holds some, so the server walks only
+those. The states below are `str` enums: they are their strings in JSON and in messages.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from typing import Any, Dict, List, Literal, Optional, TypedDict, Union
+
+FILE_MARKER = "$cog_file"
+
+
+class _StrEnum(str, enum.Enum):
+    def __str__(self) -> str:  # f"{Health.READY}" is "READY" on every Python, as it is in JSON
+        return str(self.value)
+
+
+class Kind(_StrEnum):
+    """What a job runs: the `op` of its command, and which of the model's functions."""
+
+    PREDICT = "predict"
+    TRAIN = "train"
+
+
+class Health(_StrEnum):
+    """The runtime's state, as GET /health-check shows it."""
+
+    STARTING = "STARTING"
+    READY = "READY"
+    BUSY = "BUSY"
+    SETUP_FAILED = "SETUP_FAILED"
+    DEFUNCT = "DEFUNCT"
+
+
+class Status(_StrEnum):
+    """A job's (and setup's) state: starting, processing, then one of the terminal three."""
+
+    STARTING = "starting"
+    PROCESSING = "processing"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+TERMINAL = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELED})
+
+
+# -- server -> worker --------------------------------------------------------------------------------------
+
+
+class JobCommand(TypedDict):
+    op: Literal["predict", "train"]
+    id: str
+    input: Dict[str, Any]
+
+
+class CancelControl(TypedDict):
+    op: Literal["cancel"]
+    id: str
+
+
+# -- worker -> server --------------------------------------------------------------------------------------
+
+
+class ReadyEvent(TypedDict):
+    type: Literal["ready"]
+    signature: Dict[str, Any]
+    train_signature: Optional[Dict[str, Any]]
+    schema: Dict[str, Any]
+    is_async: bool
+
+
+class SetupFailedEvent(TypedDict):
+    type: Literal["setup_failed"]
+    error: str
+
+
+class LogEvent(TypedDict):
+    type: Literal["log"]
+    id: Optional[str]
+    data: str
+
+
+class OutputEvent(TypedDict):
+    type: Literal["output"]
+    id: str
+    value: Any
+    files: bool
+
+
+class _DoneEvent(TypedDict):
+    type: Literal["done"]
+    id: str
+    status: str  # a terminal Status
+    output: Any
+    error: Optional[str]
+    files: bool
+
+
+class DoneEvent(_DoneEvent, total=False):
+    predict_time: float  # absent when the model never ran the job (its process died under it)
+
+
+Command = Union[JobCommand, CancelControl]
+Event = Union[ReadyEvent, SetupFailedEvent, LogEvent, OutputEvent, DoneEvent]
+Message = Union[Command, Event]
+
+
+# -- framing ---------------------------------------------------------------------------------------------
+
+
+def encode(message: Message) -> bytes:
+    """One message as one line: {"op": "cancel", "id": "a"} → b'{"op":"cancel","id":"a"}\\n'."""
+    return json.dumps(message, separators=(",", ":")).encode() + b"\n"
+
+
+def decode(line: bytes) -> Any:
+    """One line (its newline optional) back to the message it encodes."""
+    return json.loads(line)
+
+
+class LineBuffer:
+    """Cuts a byte stream into messages: feed(b'{"a":1}\\n{"b"') → [{"a": 1}]; '{"b"' waits for its line's end."""
+
+    def __init__(self) -> None:
+        self._buffer = b""
+
+    def feed(self, data: bytes) -> List[Any]:
+        *lines, self._buffer = (self._buffer + data).split(b"\n")
+        return [decode(line) for line in lines]
