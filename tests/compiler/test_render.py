@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from cog.images.context import context_layout
+from cog.images.imports import read_imports
 from cog.compiler.render import dockerfile_quote, render_dockerfile
 from cog.compiler.resolve import resolve
 from cog.config.parse import load_config
@@ -50,7 +51,7 @@ def targets():
 def render(name: str, variant: str, platform: str) -> str:
     project = projects()[name]
     config = load_config(project / "cog.yaml", display="cog.yaml")
-    plan = resolve(config, variant, platform, base_image_mirror=MIRRORS.get(name))
+    plan = resolve(config, variant, platform, base_image_mirror=MIRRORS.get(name), imports=read_imports(project))
     return render_dockerfile(plan, context_layout(project, "cog.yaml"))
 
 
@@ -84,6 +85,14 @@ def test_weights_get_their_own_layer_before_the_code():
     text = render("with-weights", "cpu", "linux/amd64")
     assert text.index("COPY --link --from=weights . /src/") < text.index("COPY --link . /src/")
     assert "COPY --link --from=weights" not in render("hello-world", "cpu", "linux/amd64")
+
+
+def test_packages_cogs_sdk_brought_along_join_the_users_install():
+    text = render("implicit-sdk-imports", "cpu", "linux/amd64")
+    block = text.split("COPY <<'COG_REQUIREMENTS' /opt/cog/requirements.txt\n", 1)[1].split("COG_REQUIREMENTS", 1)[0]
+    assert block == "numpy==1.26.4\npydantic>=1.9,<3\nPyYAML\n"
+    assert text.count("-r /opt/cog/requirements.txt") == 1
+    assert "PyYAML" not in render("hello-world", "cpu", "linux/amd64")
 
 
 def test_secrets_are_mounted_only_for_their_command():
