@@ -1,5 +1,10 @@
-"""Real servers for the runtime tests: `python -m cog.server.http` on a free loopback port, and a loopback
-HTTP receiver for webhooks, file downloads and uploads."""
+"""Servers for the runtime tests, and a loopback HTTP receiver for webhooks, file downloads and uploads.
+
+`serve` runs the app in this process: uvicorn in a thread on a loopback port, the model in-process
+(cog.server.inprocess), started in milliseconds; for what the HTTP API answers. `start_server` runs
+`python -m cog.server.http` with a real worker process; for crashes, cancels by signal, SIGTERM, timeouts and
+other interpreters. Both give a `Server`: `.client` (httpx, base URL set), `.health()`, `.predict(**inputs)`.
+"""
 
 from __future__ import annotations
 
@@ -13,13 +18,21 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import httpx
 import pytest
+import uvicorn
+
+from cog.sdk.protocol import TERMINAL
+from cog.server.http import create_app
+from cog.server.inprocess import InProcessWorker
+from cog.server.runner import Settings
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).resolve().parents[2]
+# Packages of the server's environment (and the CLI's) that the model-side SDK must never import.
+SERVER_ONLY = ["pydantic", "fastapi", "starlette", "uvicorn", "httpx", "anyio", "yaml", "jinja2", "typer", "rich"]
 
 
 def free_port() -> int:
@@ -28,11 +41,27 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def wait_until(condition: Any, timeout: float = 10, what: str = "the condition") -> Any:
+    """Poll `condition()` until it returns something true, and return that."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen within {timeout} s")
+        time.sleep(0.01)
+
+
 class Server:
-    def __init__(self, process: subprocess.Popen, url: str) -> None:
-        self.process = process
+    """A running prediction server, wherever it runs."""
+
+    def __init__(self, url: str) -> None:
         self.url = url
         self.client = httpx.Client(base_url=url, timeout=30)
+
+    def running(self) -> bool:
+        raise NotImplementedError
 
     def health(self) -> Dict[str, Any]:
         return self.client.get("/health-check").json()
@@ -45,11 +74,11 @@ class Server:
                 if health["status"] in statuses:
                     return health
             except httpx.TransportError:
-                if self.process.poll() is not None:
-                    raise AssertionError(f"server exited with {self.process.returncode}") from None
+                if not self.running():
+                    raise AssertionError("the server has stopped") from None
             if time.monotonic() > deadline:
                 raise AssertionError(f"health never became {statuses}")
-            time.sleep(0.05)
+            time.sleep(0.01)
 
     def predict(self, **inputs: Any) -> Dict[str, Any]:
         response = self.client.post("/predictions", json={"input": inputs})
@@ -58,6 +87,20 @@ class Server:
 
     def stop(self) -> None:
         self.client.close()
+
+
+class ProcessServer(Server):
+    """`python -m cog.server.http` in its own process, with a worker process of its own."""
+
+    def __init__(self, process: subprocess.Popen, url: str) -> None:
+        super().__init__(url)
+        self.process = process
+
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self) -> None:
+        super().stop()
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -67,19 +110,38 @@ class Server:
                 self.process.wait()
 
 
-@pytest.fixture
-def start_server() -> Iterator[Any]:
+class InProcessServer(Server):
+    """The app served by uvicorn in a thread of this process, the model in-process."""
+
+    def __init__(self, settings: Settings) -> None:
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        super().__init__(f"http://127.0.0.1:{sock.getsockname()[1]}")
+        app = create_app(settings, self.request_shutdown, worker=InProcessWorker)
+        self.server = uvicorn.Server(uvicorn.Config(app, access_log=False, log_level="warning", lifespan="on"))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, daemon=True)
+        self.thread.start()
+        wait_until(lambda: self.server.started or not self.thread.is_alive(), what="uvicorn's start")
+
+    def request_shutdown(self) -> None:
+        self.server.should_exit = True
+
+    def running(self) -> bool:
+        return self.thread.is_alive()
+
+    def stop(self) -> None:
+        super().stop()
+        self.server.should_exit = True
+        self.thread.join(15)
+        assert not self.thread.is_alive(), "the in-process server did not stop"
+
+
+def _servers(make: Callable[..., Server]) -> Iterator[Callable[..., Server]]:
+    """A fixture's `start(predict_ref, wait=..., **options)`: make a server, wait for its setup, stop it at the end."""
     servers: List[Server] = []
 
-    def start(predict: str, *, wait: Optional[str] = "READY", args: List[str] = (), **env: str) -> Server:
-        port = free_port()
-        environment = dict(os.environ, COG_PREDICT=predict, PYTHONPATH=str(REPO))
-        environment.update(env)
-        process = subprocess.Popen(
-            [sys.executable, "-m", "cog.server.http", "--host", "127.0.0.1", "--port", str(port), *args],
-            cwd=FIXTURES, env=environment,
-        )
-        server = Server(process, f"http://127.0.0.1:{port}")
+    def start(predict: str, *, wait: Optional[str] = "READY", **options: Any) -> Server:
+        server = make(predict, **options)
         servers.append(server)
         if wait:
             server.wait_for(wait, "SETUP_FAILED", "DEFUNCT")
@@ -88,6 +150,30 @@ def start_server() -> Iterator[Any]:
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., Server]]:
+    """serve(predict_ref, wait=..., **Settings fields) → an InProcessServer for a model in fixtures/."""
+    yield from _servers(lambda predict, **settings: InProcessServer(
+        Settings(predict_ref=predict, project_dir=str(FIXTURES), **settings)))
+
+
+def _process_server(predict: str, *, args: List[str] = (), **env: str) -> Server:
+    port = free_port()
+    environment = dict(os.environ, COG_PREDICT=predict, PYTHONPATH=str(REPO))
+    environment.update(env)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "cog.server.http", "--host", "127.0.0.1", "--port", str(port), *args],
+        cwd=FIXTURES, env=environment,
+    )
+    return ProcessServer(process, f"http://127.0.0.1:{port}")
+
+
+@pytest.fixture
+def start_server() -> Iterator[Callable[..., Server]]:
+    """start_server(predict_ref, wait=..., args=[...], **environment) → a ProcessServer for a model in fixtures/."""
+    yield from _servers(_process_server)
 
 
 class Receiver:
@@ -128,7 +214,8 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        # A short poll interval: shutdown() waits for it, at the end of every test that uses a receiver.
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
 
     def webhooks(self, path: str = "/webhook") -> List[Dict[str, Any]]:
         with self.lock:
@@ -138,7 +225,7 @@ class Receiver:
     def wait_for_completed(self, path: str = "/webhook", timeout: float = 10) -> Dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
-            done = [w for w in self.webhooks(path) if w["status"] in ("succeeded", "failed", "canceled")]
+            done = [w for w in self.webhooks(path) if w["status"] in TERMINAL]
             if done:
                 return done[-1]
             if time.monotonic() > deadline:
