@@ -17,9 +17,7 @@ from cog.sdk.schema import openapi_schema
 from cog.sdk.signature import InputError, SignatureError, signature_of
 from cog.server.process import SchemaError, openapi_schema_for
 
-from .conftest import FIXTURES, REPO
-
-SERVER_ONLY = ["pydantic", "fastapi", "starlette", "uvicorn", "httpx", "anyio", "yaml", "jinja2", "typer", "rich"]
+from .conftest import FIXTURES, REPO, SERVER_ONLY
 
 
 def test_model_side_imports_only_the_standard_library() -> None:
