@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from typing import Optional
@@ -56,6 +57,10 @@ CaBundleOption = typer.Option(
     None, "--ca-bundle", envvar="COG_CA_BUNDLE", dir_okay=False,
     help="CA certificates (PEM) for networked build steps, e.g. behind a TLS-intercepting proxy; never stored in the image.",
 )
+OpenapiSchemaOption = typer.Option(
+    None, "--openapi-schema", dir_okay=False,
+    help="Label the image with this OpenAPI schema (JSON) instead of reading it from the model; it is checked first.",
+)
 MirrorOption = typer.Option(
     None, "--base-image-mirror", envvar="COG_BASE_IMAGE_MIRROR",
     help="Registry (HOST[:PORT][/PREFIX]) to take base images from instead of their official registries.",
@@ -64,13 +69,23 @@ MirrorOption = typer.Option(
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"cog {__version__}")
+        typer.echo(version_line())
         raise typer.Exit()
+
+
+def version_line() -> str:
+    """What `cog --version` prints, in Cog's words, since scripts read its third word: cog version 1.2.3 (built DATE)."""
+    import datetime
+
+    built = datetime.datetime.fromtimestamp(Path(__file__).with_name("__init__.py").stat().st_mtime, datetime.timezone.utc)
+    return f"cog version {__version__} (built {built.strftime('%Y-%m-%dT%H:%M:%SZ')})"
 
 
 @app.callback()
 def _root(
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
+    debug: bool = typer.Option(False, "--debug", help="Show debugging output: every build step, the model server's own log, timings. Also after the command's name."),
+    no_color: bool = typer.Option(False, "--no-color", help="No colours in the output (so does NO_COLOR=1)."),
 ) -> None:
     """Package machine learning models into reproducible Docker images and serve them."""
 
@@ -86,6 +101,7 @@ def generate_dockerfile(
     ),
     platform: PlatformChoice = typer.Option(PlatformChoice.amd64, "--platform", help="Target platform."),
     base_image_mirror: Optional[str] = MirrorOption,
+    image_name: Optional[str] = typer.Option(None, "--image-name", help="Accepted for Cog's sake: the Dockerfile does not depend on the image's name."),
 ) -> None:
     """Print the Dockerfile that `cog build` builds for this project."""
     from cog.images.context import context_layout
@@ -101,6 +117,9 @@ def generate_dockerfile(
         output.warning(str(warning))
     layout = context_layout(project.directory, project.config.file)
     sys.stdout.write(render_dockerfile(plan, layout))
+
+
+app.command("debug", help="Print the Dockerfile that `cog build` builds for this project (Cog's name for generate-dockerfile).")(generate_dockerfile)
 
 
 @app.command()
@@ -120,6 +139,7 @@ def build(
     push: bool = typer.Option(False, "--push", help="Push the images to their registry instead of loading them here."),
     no_wait: bool = typer.Option(False, "--no-wait", help="With a cog server set: do not wait for its builds."),
     local: bool = typer.Option(False, "--local", help="Build here even though a cog server is set (so does -t)."),
+    openapi_schema: Optional[Path] = OpenapiSchemaOption,
 ) -> None:
     """Build the model's Docker image(s) with BuildKit. With a cog server set (cog remote set or cog repo set), push
     a package instead and let the server build and push its images."""
@@ -145,34 +165,56 @@ def build(
         base_image_mirror=base_image_mirror,
         builder=builder,
         push=push,
+        openapi_schema=openapi_schema,
     )
     with output.build_display(options.progress == "auto") as log:
         built = build_project(project, options, log)
     for image in built:
+        output.info(f"Image built as {image.tag}")  # Cog's words: scripts read them
         output.success(f"Built {image.tag} ({image.variant.upper()}, {', '.join(image.platforms)})")
 
 
 InputOption = typer.Option([], "-i", "--input", help="NAME=VALUE, or NAME=@FILE to send a file. Repeat a name for a list.")
-JsonOption = typer.Option(None, "--json", help="All inputs as a JSON object: TEXT, @FILE, or @- for standard input.")
-OutputOption = typer.Option(None, "-o", "--output", help="Where to write a file output (default: output.<ext>).")
-SetupTimeoutOption = typer.Option(600.0, "--setup-timeout", help="Seconds to wait for the model's setup().")
+JsonOption = typer.Option(
+    None, "--json",
+    help="All inputs as a JSON object: TEXT, @FILE, or @- (or -) for standard input. Prints Cog's JSON envelope "
+         '{"status", "output", "error"} instead of the bare output.',
+)
+SetupTimeoutOption = typer.Option(300.0, "--setup-timeout", help="Seconds to wait for the model's setup().")
+EnvOption = typer.Option([], "-e", "--env", help="NAME=VALUE: an environment variable for the model's container. Repeatable.")
+GpusOption = typer.Option(
+    None, "--gpus", help="GPU devices for the container, as docker run --gpus takes them (all, 2, device=0,1); default: all when the image is a GPU one and there is a GPU."
+)
 
 
-def _job_command(endpoint: str, noun: str, summary: str):
-    """predict and train take the same arguments; they differ in the endpoint they call."""
+def _output_option(default: Optional[Path], what: str):
+    return typer.Option(default, "-o", "--output", help=f"Where to write the output: {what}.")
+
+
+def _job_command(endpoint: str, noun: str, summary: str, output_default: Optional[Path], output_help: str):
+    """predict and train take the same arguments; they differ in the endpoint they call and where outputs go."""
 
     def command(
         image: Optional[str] = typer.Argument(None, help="An image to run (default: build the project in this directory)."),
         input: list[str] = InputOption,
         json_input: Optional[str] = JsonOption,
-        output_path: Optional[Path] = OutputOption,
+        output_path: Optional[Path] = _output_option(output_default, output_help),
         url: Optional[str] = typer.Option(None, "--url", help=f"Send the {noun} to a running server instead."),
         file: Optional[Path] = ConfigFileOption,
+        env: list[str] = EnvOption,
+        gpus: Optional[str] = GpusOption,
+        use_replicate_token: bool = typer.Option(
+            False, "--use-replicate-token", help="Send REPLICATE_API_TOKEN from this environment to the model, in the request's context."
+        ),
         ca_bundle: Optional[Path] = CaBundleOption,
         base_image_mirror: Optional[str] = MirrorOption,
         setup_timeout: float = SetupTimeoutOption,
     ) -> None:
-        _predict_or_train(endpoint, image, input, json_input, output_path, url, file, ca_bundle, base_image_mirror, setup_timeout)
+        _run_job(JobRequest(
+            endpoint=endpoint, image=image, pairs=input, json_input=json_input, output_path=output_path, url=url,
+            file=file, env=env, gpus=gpus, use_replicate_token=use_replicate_token, ca_bundle=ca_bundle,
+            base_image_mirror=base_image_mirror, setup_timeout=setup_timeout,
+        ))
 
     command.__doc__ = summary
     return command
@@ -181,49 +223,102 @@ def _job_command(endpoint: str, noun: str, summary: str):
 predict = _job_command(
     "predictions", "prediction",
     "Run a prediction: build the project's image (or use IMAGE or --url), start it, predict, clean up.",
+    None, "a file output to PATH (default: output.EXT), any other output as text or JSON",
 )
 app.command("predict")(predict)
 app.command("infer", help="Same as predict (the original name).")(predict)
-app.command("train")(_job_command("trainings", "training", "Run cog.yaml's `train` like predict runs `predict`, and write its outputs."))
+app.command("train")(_job_command(
+    "trainings", "training", "Run cog.yaml's `train` like predict runs `predict`, and write its output to weights.",
+    Path("weights"), "PATH, whatever the output is",
+))
 
 
-def _predict_or_train(endpoint, image, pairs, json_input, output_path, url, file, ca_bundle, mirror, setup_timeout) -> None:
+@dataclass(frozen=True)
+class JobRequest:
+    """One cog predict or cog train, as typed."""
+
+    endpoint: str  # "predictions" or "trainings": the runtime's route
+    image: Optional[str]
+    pairs: list[str]
+    json_input: Optional[str]
+    output_path: Optional[Path]
+    url: Optional[str] = None
+    file: Optional[Path] = None
+    env: list[str] = field(default_factory=list)
+    gpus: Optional[str] = None
+    use_replicate_token: bool = False
+    ca_bundle: Optional[Path] = None
+    base_image_mirror: Optional[str] = None
+    setup_timeout: float = 300.0
+
+
+def _run_job(request: JobRequest) -> None:
     from contextlib import nullcontext
 
-    from cog.images import docker
     from cog.cli import output
-    from cog.cli.images import build_for_run, terminate_on_sigterm
-    from cog.cli.prediction import Runtime, parse_inputs, write_output
+    from cog.cli.images import container_for_project, container_for_image, terminate_on_sigterm
+    from cog.cli.prediction import Runtime, parse_inputs, replicate_context, write_result
     from cog.config.project import load_project
+    from cog.images import docker
 
     terminate_on_sigterm()
-    gpus = False
-    if url is None and image is None:
-        project = load_project(file)
+    env = _env_pairs(request.env)
+    context = replicate_context() if request.use_replicate_token else None
+    container = None
+    if request.url is None and request.image is None:
+        project = load_project(request.file)
         for warning in project.config.warnings:
             output.warning(str(warning))
-        if endpoint == "trainings" and not project.config.train:
-            raise CogError(f"{project.config.file} has no `train:`; add train: \"train.py:train\"")
-        if endpoint == "predictions" and not project.config.predict:
-            key = "model" if project.config.dialect == "original" else "predict"
-            raise CogError(f"{project.config.file} has no `{key}:`; add {key}: \"predict.py:Predictor\"")
-        image, gpus = build_for_run(project, ca_bundle=ca_bundle, base_image_mirror=mirror, progress=None)
-    elif image is not None:
-        image = packages.image_of(image)
-        docker.require_engine()
-        gpus = docker.gpu_available() and "run.cog.cuda" in docker.image_labels(image)
-    with (docker.serving(image, gpus=gpus) if url is None else nullcontext(None)) as served:
-        runtime = Runtime.at(served.url if served else url)
-        output.info("Waiting for the model to be ready")
+        _require_target(project, request.endpoint)
+        container = container_for_project(project, env=env, gpus=request.gpus, ca_bundle=request.ca_bundle,
+                                          base_image_mirror=request.base_image_mirror)
+    elif request.image is not None:
+        container = container_for_image(packages.image_of(request.image), env=env, gpus=request.gpus)
+    with (docker.serving(container) if container is not None else nullcontext(None)) as served:
+        runtime = Runtime.at(served.url if served else request.url)
         if served:
-            runtime.wait_until_ready(setup_timeout, served.exited)
+            output.info(f"Starting Docker image {container.image} and running setup()...")
+            with docker.streaming_logs(served, output.container_log):
+                runtime.wait_until_ready(request.setup_timeout, served.exited)
+                output.info(f"Running {'training' if request.endpoint == 'trainings' else 'prediction'}...")
+                schema = runtime.schema()
+                inputs = parse_inputs(request.pairs, request.json_input, schema, endpoint=request.endpoint)
+                result = runtime.predict(inputs, endpoint=request.endpoint, context=context)
         else:
-            runtime.wait_until_ready(setup_timeout, unreachable_after=5.0)
-        schema = runtime.schema()
-        inputs = parse_inputs(pairs, json_input, schema, endpoint=endpoint)
-        result = runtime.predict(inputs, endpoint=endpoint)
-        for path in write_output(result.get("output"), schema, output_path, typer.echo, endpoint=endpoint):
-            output.success(f"Written {path}")
+            output.info("Waiting for the model to be ready")
+            runtime.wait_until_ready(request.setup_timeout, unreachable_after=5.0)
+            schema = runtime.schema()
+            inputs = parse_inputs(request.pairs, request.json_input, schema, endpoint=request.endpoint)
+            result = runtime.predict(inputs, endpoint=request.endpoint, context=context)
+    code = write_result(result, schema, request.output_path, envelope=request.json_input is not None,
+                        endpoint=request.endpoint)
+    raise typer.Exit(code)
+
+
+def _require_target(project, endpoint: str) -> None:
+    if endpoint == "trainings" and not project.config.train:
+        raise CogError(f"{project.config.file} has no `train:`; add train: \"train.py:train\"")
+    if endpoint == "predictions" and not project.config.predict:
+        key = "model" if project.config.dialect == "original" else "predict"
+        raise CogError(f"{project.config.file} has no `{key}:`; add {key}: \"predict.py:Predictor\"")
+
+
+def _env_pairs(pairs: list[str]) -> dict[str, str]:
+    """-e NAME=VALUE, as docker run -e takes them (a bare NAME passes this environment's value on)."""
+    import os
+    import re
+
+    env: dict[str, str] = {}
+    for pair in pairs:
+        name, separator, value = pair.partition("=")
+        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
+            raise CogError(f"-e {pair}: expected NAME=VALUE with NAME a valid environment variable name")
+        if not separator:
+            if name not in os.environ:
+                raise CogError(f"-e {name}: {name} is not set here; give it a value as -e {name}=VALUE")
+            value = os.environ[name]
+        env[name] = value
+    return env
 
 
 @app.command()
@@ -232,6 +327,9 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to publish on (0.0.0.0 for every interface)."),
     local: bool = typer.Option(False, "--local", help="Run the server in this Python, without Docker (quick iteration)."),
     file: Optional[Path] = ConfigFileOption,
+    env: list[str] = EnvOption,
+    gpus: Optional[str] = GpusOption,
+    upload_url: Optional[str] = typer.Option(None, "--upload-url", help="Where file outputs are PUT (e.g. https://example.com/upload/) instead of returned as data URIs."),
     ca_bundle: Optional[Path] = CaBundleOption,
     base_image_mirror: Optional[str] = MirrorOption,
 ) -> None:
@@ -242,58 +340,124 @@ def serve(
     project = load_project(file)
     for warning in project.config.warnings:
         output.warning(str(warning))
-    if not project.config.predict:
-        raise CogError(f"{project.config.file} has no `predict:`; add predict: \"predict.py:Predictor\"")
+    _require_target(project, "predictions")
+    environment = _env_pairs(env)
+    if upload_url:
+        environment["COG_UPLOAD_URL"] = upload_url
     if local:
+        import os
+
         from cog.server.http import serve as serve_locally
 
+        os.environ.update(environment)
         output.info(f"Serving {project.config.predict} on http://{host}:{port} (Ctrl-C to stop)")
         serve_locally(project.config.predict, project_dir=str(project.directory), host=host, port=port,
                       train_ref=project.config.train, max_concurrency=project.config.concurrency.max)
         return
     from cog.images import docker
-    from cog.cli.images import build_for_run, terminate_on_sigterm
+    from cog.cli.images import container_for_project, terminate_on_sigterm
 
     terminate_on_sigterm()
-    image, gpus = build_for_run(project, ca_bundle=ca_bundle, base_image_mirror=base_image_mirror, progress=None)
-    with docker.serving(image, gpus=gpus, port=port, host=host) as served:
-        output.info(f"Serving {image} on {served.url} (Ctrl-C to stop)")
+    container = container_for_project(project, env=environment, gpus=gpus, ca_bundle=ca_bundle, base_image_mirror=base_image_mirror)
+    with docker.serving(container, port=port, host=host) as served:
+        output.info(f"Serving {container.image} on {served.url} (Ctrl-C to stop)")
         docker.follow_logs(served)  # until the server stops (POST /shutdown) or cog is interrupted
 
 
-@app.command(context_settings={"allow_interspersed_args": False})
+RUN_HELP = """Run a command inside the project's image, with the project directory mounted at its workdir (/src).
+
+With -i or --json it runs a prediction instead, as today's Cog's `cog run` does (the same as cog predict)."""
+
+
+@app.command(help=RUN_HELP, context_settings={"allow_interspersed_args": False})
 def run(
-    command: list[str] = typer.Argument(..., help="The command to run, e.g. python train.py."),
+    command: Optional[list[str]] = typer.Argument(None, help="The command to run, e.g. python train.py; or, with -i/--json, an image to predict with."),
+    input: list[str] = InputOption,
+    json_input: Optional[str] = JsonOption,
+    output_path: Optional[Path] = _output_option(None, "with -i/--json, as cog predict writes it"),
     file: Optional[Path] = ConfigFileOption,
+    env: list[str] = EnvOption,
+    publish: list[str] = typer.Option([], "-p", "--publish", help="A port of the container to publish here, e.g. -p 8888. Repeatable."),
+    gpus: Optional[str] = GpusOption,
     ca_bundle: Optional[Path] = CaBundleOption,
     base_image_mirror: Optional[str] = MirrorOption,
 ) -> None:
-    """Run a command inside the project's image, with the project directory mounted at /src."""
-    from cog.images import docker
-    from cog.cli.images import build_for_run
+    if input or json_input is not None or not command:
+        if command and len(command) > 1:
+            raise CogError(f"cog run with -i/--json runs a prediction; `{' '.join(command)}` is not an image name")
+        return _run_job(JobRequest(
+            endpoint="predictions", image=command[0] if command else None, pairs=input, json_input=json_input,
+            output_path=output_path, file=file, env=env, gpus=gpus, ca_bundle=ca_bundle, base_image_mirror=base_image_mirror,
+        ))
+    _exec(command, file=file, env=env, publish=publish, gpus=gpus, ca_bundle=ca_bundle, base_image_mirror=base_image_mirror)
+
+
+@app.command("exec", context_settings={"allow_interspersed_args": False})
+def exec_command(
+    command: list[str] = typer.Argument(..., help="The command to run, e.g. python train.py."),
+    file: Optional[Path] = ConfigFileOption,
+    env: list[str] = EnvOption,
+    publish: list[str] = typer.Option([], "-p", "--publish", help="A port of the container to publish here, e.g. -p 8888. Repeatable."),
+    gpus: Optional[str] = GpusOption,
+    ca_bundle: Optional[Path] = CaBundleOption,
+    base_image_mirror: Optional[str] = MirrorOption,
+) -> None:
+    """Run a command inside the project's image, with the project directory mounted at its workdir (/src)."""
+    _exec(command, file=file, env=env, publish=publish, gpus=gpus, ca_bundle=ca_bundle, base_image_mirror=base_image_mirror)
+
+
+def _exec(command: list[str], *, file, env, publish, gpus, ca_bundle, base_image_mirror) -> None:
+    from cog.cli import output
+    from cog.cli.images import container_for_project
     from cog.config.project import load_project
+    from cog.images import docker
 
     project = load_project(file)
-    image, gpus = build_for_run(project, ca_bundle=ca_bundle, base_image_mirror=base_image_mirror, progress=None)
-    raise typer.Exit(docker.run_interactive(image, command, mounts={str(project.directory): "/src"}, workdir="/src", gpus=gpus))
+    container = container_for_project(project, env=_env_pairs(env), gpus=gpus, ca_bundle=ca_bundle,
+                                      base_image_mirror=base_image_mirror)
+    output.info(f"Running '{' '.join(command)}' in Docker with the current directory mounted as a volume...")
+    code = docker.run_interactive(container, command, publish=publish)
+    if code != 0:
+        output.error(f"the command exited with status {code}")
+    raise typer.Exit(code)
 
 
 @app.command()
 def push(
     image: Optional[str] = typer.Argument(None, help="The image to push (default: cog.yaml's image)."),
     file: Optional[Path] = ConfigFileOption,
+    no_cache: bool = typer.Option(False, "--no-cache", help="Rebuild every layer."),
+    secret: list[str] = typer.Option([], "--secret", help="id=NAME,src=PATH, as cog build takes it. Repeatable."),
+    openapi_schema: Optional[Path] = OpenapiSchemaOption,
+    ca_bundle: Optional[Path] = CaBundleOption,
+    base_image_mirror: Optional[str] = MirrorOption,
 ) -> None:
-    """Push a built image to its registry (log in first with cog login)."""
+    """Build the project's image and push it to its registry, as Cog does (log in first with cog login). Outside a
+    project, push an image already built here."""
     from cog.images import docker
+    from cog.images.builder import BuildOptions, build_project, default_progress
     from cog.cli import output
+    from cog.config.parse import find_config_file
     from cog.config.project import load_project
 
-    if image is None:
-        image = load_project(file).config.image
-        if image is None:
-            raise CogError("name the image (cog push REGISTRY/NAME), or set image: in cog.yaml")
     docker.require_engine()
-    docker.push(image, output.success)
+    if file is None and find_config_file(Path.cwd()) is None:
+        if image is None:
+            raise CogError("name the image to push (cog push REGISTRY/NAME), or run cog push in a project")
+        return docker.push(image, output.success)
+    project = load_project(file)
+    image = image or project.config.image
+    if image is None:
+        raise CogError(f"name the image (cog push REGISTRY/NAME), or set image: in {project.config.file}")
+    options = BuildOptions(
+        tag=image, variants=project.config.variants, no_cache=no_cache, progress=default_progress(),
+        secrets=tuple(secret), ca_bundle=ca_bundle, base_image_mirror=base_image_mirror, openapi_schema=openapi_schema,
+    )
+    with output.build_display(options.progress == "auto") as log:
+        built = build_project(project, options, log)
+    for each in built:
+        output.info(f"Image built as {each.tag}")
+        docker.push(each.tag, output.success)
 
 
 @app.command()
@@ -343,11 +507,23 @@ def main() -> None:
     if sys.version_info < (3, 10):
         sys.stderr.write("error: cog's command line needs Python 3.10 or newer\n")
         raise SystemExit(1)
-    try:
-        app()
-    except CogError as exc:
-        from cog.cli import output
+    import os
 
+    from cog.cli import argv, output
+
+    try:
+        command_line = argv.normalize(sys.argv[1:], typer.main.get_command(app))
+        output.configure(debug=bool(command_line.settings.get("debug")),
+                         color=not command_line.settings.get("no_color") and not os.environ.get("NO_COLOR"))
+        if "progress" in command_line.settings:
+            os.environ["BUILDKIT_PROGRESS"] = str(command_line.settings["progress"])
+        for notice in command_line.notices:
+            output.info(f"note: {notice}")
+        app(args=command_line.argv, prog_name="cog")
+    except argv.FlagValueError as exc:
+        output.error(str(exc))
+        raise SystemExit(2) from None
+    except CogError as exc:
         output.error(str(exc))
         raise SystemExit(1) from None
     except KeyboardInterrupt:

@@ -11,9 +11,22 @@ from typing import Callable, Iterator
 from rich.console import Console
 
 
+_options = {"debug": False, "color": True}
+
+
+def configure(*, debug: bool = False, color: bool = True) -> None:
+    """Set once, from the command line's --debug and --no-color, before anything is printed."""
+    _options.update(debug=debug, color=color)
+    stderr.cache_clear()
+
+
+def debugging() -> bool:
+    return bool(_options["debug"])
+
+
 @cache
 def stderr() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+    return Console(stderr=True, highlight=False, soft_wrap=True, no_color=not _options["color"] or None)
 
 
 def error(message: str) -> None:
@@ -62,3 +75,14 @@ def build_display(live: bool) -> Iterator[Callable[[str], None]]:
 
 def info(message: str) -> None:
     stderr().print(message, markup=False, emoji=False, highlight=False)
+
+
+def debug(message: str) -> None:
+    """Only with --debug: what cog is doing and how long it took."""
+    if debugging():
+        stderr().print(f"debug: {message}", markup=False, style="dim", emoji=False, highlight=False)
+
+
+def container_log(line: str) -> None:
+    """A line the model's container printed (setup(), predict()), passed through as it was."""
+    stderr().print(line, markup=False, emoji=False, highlight=False)

@@ -45,8 +45,8 @@ def parse_inputs(pairs: list[str], json_input: str | None, schema: dict, *, endp
         if properties and name not in properties:
             known = ", ".join(properties) or "none"
             raise CogError(f"-i {name}: the model has no input named {name} (inputs: {known})")
-        spec = properties.get(name, {})
-        value = _file_input(raw[1:], name) if raw.startswith("@") else _convert(raw, _item_spec(spec), name)
+        spec = _resolved(properties.get(name, {}), schema)
+        value = _file_input(raw[1:], name) if raw.startswith("@") else _convert(raw, _resolved(_item_spec(spec), schema), name)
         if spec.get("type") == "array" or names.count(name) > 1:
             # -i values replace what --json gave for the same name; repeated names make a list
             inputs[name] = [*(inputs[name] if name in given_here else []), value]
@@ -70,7 +70,7 @@ def _with_name(pair: str, properties: dict[str, dict]) -> str:
 
 
 def _read_json_argument(argument: str, stdin) -> str:
-    if argument == "@-":
+    if argument in ("@-", "-"):
         return stdin.read()
     if argument.startswith("@"):
         try:
@@ -88,8 +88,19 @@ def _item_spec(spec: dict) -> dict:
     return spec.get("items", {}) if spec.get("type") == "array" else spec
 
 
+def _resolved(spec: dict, schema: dict) -> dict:
+    """An input's schema with `$ref`s and `allOf` folded in: choices are enums behind `allOf: [{$ref: ...}]`."""
+    spec = dict(spec)
+    for part in spec.pop("allOf", []):
+        spec = {**_resolved(part, schema), **spec}
+    reference = spec.pop("$ref", None)
+    if isinstance(reference, str) and reference.startswith("#/components/schemas/"):
+        spec = {**_resolved(_component(schema, reference.rsplit("/", 1)[1]), schema), **spec}
+    return spec
+
+
 def _convert(raw: str, spec: dict, name: str) -> Any:
-    kind = spec.get("type")
+    kind = spec.get("type") or _enum_type(spec.get("enum"))
     try:
         if kind == "integer":
             return int(raw)
@@ -105,6 +116,15 @@ def _convert(raw: str, spec: dict, name: str) -> Any:
             return False
         raise CogError(f"-i {name}={raw}: {name} is true or false")
     return raw
+
+
+def _enum_type(choices: Any) -> str | None:
+    """The JSON type all of an enum's choices share, e.g. "integer" for [1, 2, 3]."""
+    if not choices:
+        return None
+    kinds = {"boolean" if isinstance(c, bool) else "integer" if isinstance(c, int) else "number" if isinstance(c, float)
+             else "string" for c in choices}
+    return kinds.pop() if len(kinds) == 1 else None
 
 
 def _file_input(path: str, name: str) -> str:
@@ -164,16 +184,28 @@ class Runtime:
     def schema(self) -> dict:
         return self.client.get(f"{self.url}/openapi.json").json()
 
-    def predict(self, inputs: dict, *, endpoint: str = "predictions") -> dict:
-        response = self.client.post(f"{self.url}/{endpoint}", json={"input": inputs})
+    def predict(self, inputs: dict, *, endpoint: str = "predictions", context: dict | None = None) -> dict:
+        """The finished prediction's JSON, whatever its status; a refused request is a CogError."""
+        request: dict = {"input": inputs}
+        if context:
+            request["context"] = context
+        response = self.client.post(f"{self.url}/{endpoint}", json=request)
         body = _json_or_none(response)
         if response.status_code == 422 or (response.status_code >= 400 and body is not None):
             raise CogError(f"the model refused the input: {_detail(body) or response.text.strip()}")
         if response.status_code >= 400:
             raise CogError(f"the model server answered {response.status_code}: {response.text.strip()[:300]}")
-        if body.get("status") == "failed":
-            raise CogError(f"the prediction failed: {body.get('error') or 'no error message'}")
         return body
+
+
+def replicate_context() -> dict:
+    """--use-replicate-token: REPLICATE_API_TOKEN from here, in the request's context, as Cog sends it."""
+    import os
+
+    token = os.environ.get("REPLICATE_API_TOKEN")
+    if not token:
+        raise CogError("--use-replicate-token: REPLICATE_API_TOKEN is not set in this environment")
+    return {"replicate_api_token": token}
 
 
 def _json_or_none(response: httpx.Response):
@@ -197,22 +229,127 @@ def _detail(body) -> str | None:
 # --- outputs ---------------------------------------------------------------------------------------
 
 
+def write_result(result: dict, schema: dict, destination: Path | None, *, envelope: bool,
+                 endpoint: str = "predictions", echo: Callable[[str], None] | None = None) -> int:
+    """Say what a finished prediction gave, as Cog's CLI does; returns the exit code.
+
+    Without --json: the output alone (files written, text or JSON printed or written to -o); a failure is an error.
+    With --json: Cog's envelope {"status", "output", "error"}, printed or written to -o, files written beside it."""
+    from cog.cli import output as say
+
+    echo = echo or (lambda text: sys.stdout.write(text + "\n"))
+    status = result.get("status")
+    value = result.get("output")
+    noun = "training" if endpoint == "trainings" else "prediction"
+    if not envelope:
+        if status != "succeeded":
+            raise CogError(f"the {noun} {status}: {result.get('error') or 'no error message'}")
+        if value is None:
+            say.warning("No output generated")
+            return 0
+        for path in write_output(value, schema, destination, echo, endpoint=endpoint):
+            say.info(f"Written output to: {path}")
+        return 0
+    json_destination = destination
+    files_destination = None
+    if destination is not None:
+        if destination.suffix != ".json":
+            say.warning(f"--output value does not have a .json suffix: {destination}")
+        files_destination = destination.with_suffix("") if destination.suffix == ".json" else destination
+    if status == "succeeded" and value is not None and _file_output(value, schema, endpoint):
+        paths = [str(path) for path in _save_files(value, files_destination)]
+        value = paths if isinstance(value, list) else paths[0]
+    text = go_json({"status": status, "output": value, "error": result.get("error") or ""}, sort_keys=False)
+    if json_destination is None:
+        echo(text)
+    else:
+        json_destination.write_text(text + "\n", encoding="utf-8")
+        say.info(f"Written output to: {json_destination}")
+    return 0 if status == "succeeded" else 1
+
+
 def write_output(output: Any, schema: dict, destination: Path | None, echo: Callable[[str], None], *,
                  endpoint: str = "predictions") -> list[Path]:
-    """Strings to stdout; files to output.<ext> (or -o PATH); a list of files to output.0.<ext>, output.1.<ext>..."""
+    """Files to output.<ext> (or -o PATH; a list to output.0.<ext>, output.1.<ext>...); text and JSON to stdout, or
+    to -o PATH; returns the paths written."""
+    if _file_output(output, schema, endpoint):
+        return _save_files(output, destination)
+    output_schema = _component(schema, COMPONENTS[endpoint][1])
+    if isinstance(output, list) and output_schema.get("x-cog-array-display") == "concatenate":
+        text = "".join(str(item) for item in output)
+    else:
+        text = output if isinstance(output, str) else go_json(output)
+    if destination is None:
+        echo(text)
+        return []
+    destination.write_text(text, encoding="utf-8")
+    return [destination]
+
+
+def _file_output(output: Any, schema: dict, endpoint: str) -> bool:
     output_schema = _component(schema, COMPONENTS[endpoint][1])
     file_output = output_schema.get("format") == "uri" or output_schema.get("items", {}).get("format") == "uri"
-    if isinstance(output, str) and (file_output or output.startswith("data:")):
-        return [_save_file(output, destination, None)]
-    if isinstance(output, list) and output and (file_output or all(_is_data_uri(item) for item in output)):
+    if isinstance(output, str):
+        return file_output or output.startswith("data:")
+    return isinstance(output, list) and bool(output) and (file_output or all(_is_data_uri(item) for item in output))
+
+
+def _save_files(output: Any, destination: Path | None) -> list[Path]:
+    if isinstance(output, list):
         return [_save_file(item, destination, index) for index, item in enumerate(output)]
-    if isinstance(output, list) and output_schema.get("x-cog-array-display") == "concatenate":
-        echo("".join(str(item) for item in output))
-    elif isinstance(output, str):
-        echo(output)
-    else:
-        echo(json.dumps(output, indent=2))
-    return []
+    return [_save_file(output, destination, None)]
+
+
+def go_json(value: Any, *, sort_keys: bool = True) -> str:
+    """JSON as Cog's CLI (Go's encoding/json, then json.Indent) prints it: two-space indent, keys sorted, numbers as
+    float64 (20.0 → 20, 1e21 → 1e+21), <, > and & escaped. `go_json({"b": 20.0, "a": "<"})` →
+    '{\n  "a": "\\u003c",\n  "b": 20\n}'. Go sorts the keys of a map but not of a struct (Cog's envelope is one):
+    sort_keys=False keeps the top level's order."""
+    if isinstance(value, dict) and not sort_keys:
+        return _go_object(list(value), value, "")
+    return _go_json(value, "")
+
+
+def _go_json(value: Any, indent: str) -> str:
+    inner = indent + "  "
+    if isinstance(value, dict):
+        return _go_object(sorted(value, key=str), value, indent)
+    if isinstance(value, (list, tuple)):
+        if not value:
+            return "[]"
+        return "[\n" + ",\n".join(f"{inner}{_go_json(item, inner)}" for item in value) + f"\n{indent}]"
+    if isinstance(value, str):
+        return _go_string(value)
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    if isinstance(value, (int, float)):
+        return _go_number(float(value))
+    return _go_string(str(value))
+
+
+def _go_object(keys: list, value: dict, indent: str) -> str:
+    if not keys:
+        return "{}"
+    inner = indent + "  "
+    items = [f"{inner}{_go_string(str(key))}: {_go_json(value[key], inner)}" for key in keys]
+    return "{\n" + ",\n".join(items) + f"\n{indent}}}"
+
+
+_GO_ESCAPES = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def _go_string(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False).translate(_GO_ESCAPES)
+
+
+def _go_number(number: float) -> str:
+    """float64 as Go writes it: the shortest digits that read back, fixed-point unless tiny or huge."""
+    from decimal import Decimal
+
+    if number != 0 and not 1e-6 <= abs(number) < 1e21:
+        mantissa, _, exponent = repr(number).partition("e")
+        return f"{mantissa}e{exponent[0]}{exponent[1:].lstrip('0') or '0'}"
+    return format(Decimal(repr(number)).normalize(), "f")
 
 
 def _is_data_uri(value: Any) -> bool:
@@ -222,6 +359,8 @@ def _is_data_uri(value: Any) -> bool:
 def _save_file(value: str, destination: Path | None, index: int | None) -> Path:
     data, mime = _fetch(value)
     extension = mimetypes.guess_extension(mime or "") or ""
+    if destination is not None and destination.is_dir():
+        destination = destination / "output"
     if destination is None:
         path = Path(f"output{'' if index is None else f'.{index}'}{extension}")
     elif index is None:
@@ -241,6 +380,9 @@ def _fetch(value: str) -> tuple[bytes, str | None]:
         except binascii.Error:
             raise CogError("the model returned a malformed data URI") from None
         return data, mime
-    response = httpx.get(value, follow_redirects=True, timeout=60)
-    response.raise_for_status()
+    try:
+        response = httpx.get(value, follow_redirects=True, timeout=60)
+        response.raise_for_status()
+    except httpx.HTTPError as exc:
+        raise CogError(f"could not fetch the output file {value}: {exc}") from None
     return response.content, response.headers.get("content-type", "").split(";")[0] or None

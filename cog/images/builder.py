@@ -55,6 +55,7 @@ class BuildOptions:
     package_id: str | None = None
     cache_from: tuple[str, ...] = ()
     cache_to: str | None = None
+    openapi_schema: Path | None = None  # label the images with this schema instead of asking the model
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ def build_project(project: Project, options: BuildOptions, log: Callable[[str], 
     if options.ca_bundle is not None:
         secrets.append(f"id={CA_BUNDLE_SECRET},src={options.ca_bundle.resolve()}")
     _check_secrets(secrets)
+    given_schema = read_openapi_schema(options.openapi_schema) if options.openapi_schema else None
     files = project_files(project.directory)
     weights = weight_files(project.directory, files)
     imports = project_imports(project, files)  # for the packages Cog's SDK brought along (resolve adds them)
@@ -116,7 +118,7 @@ def build_project(project: Project, options: BuildOptions, log: Callable[[str], 
                 work=work, context=project.directory, contexts=contexts, secrets=tuple(secrets),
             )
             _build_variant(job, options, log)
-            schema = _openapi_schema(tag, plans[0], options)
+            schema = given_schema if given_schema is not None else _openapi_schema(tag, plans[0], options)
             labels = _labels(project, plans[0], schema, options)
             _label(work, tag, labels, options, log)
             built.append(BuiltImage(variant=variant, tag=tag, platforms=options.platforms, plan=plans[0], openapi_schema=schema))
@@ -178,6 +180,29 @@ def _write_dockerfile(work: Path, name: str, text: str, ignore: str) -> Path:
     # BuildKit reads the ignore rules of the main context from "<Dockerfile>.dockerignore" beside it.
     Path(f"{dockerfile}.dockerignore").write_text(ignore, encoding="utf-8")
     return dockerfile
+
+
+def read_openapi_schema(path: Path) -> dict:
+    """--openapi-schema FILE: a valid OpenAPI 3 document, checked before anything is built."""
+    from openapi_spec_validator import validate
+    from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+
+    where = f"--openapi-schema {path}"
+    try:
+        schema = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise CogError(f"{where}: {exc.strerror or 'cannot be read'}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        detail = f"{exc.msg} (line {exc.lineno}, column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else "not UTF-8 text"
+        raise CogError(f"{where} is not JSON: {detail}") from None
+    if not isinstance(schema, dict) or not str(schema.get("openapi", "")).startswith("3."):
+        raise CogError(f"{where} is not an OpenAPI 3 document (no \"openapi\": \"3.x\" at its top)")
+    try:
+        validate(schema)
+    except OpenAPIValidationError as exc:
+        at = "/".join(str(part) for part in exc.absolute_path)
+        raise CogError(f"{where} is not a valid OpenAPI document: {exc.message}" + (f" (at {at})" if at else "")) from None
+    return schema
 
 
 def _openapi_schema(tag: str, plan: BuildPlan, options: BuildOptions) -> dict:
@@ -297,5 +322,12 @@ def default_image_name(directory: Path) -> str:
     return f"cog-{name}"
 
 
+def requested_progress() -> Progress | None:
+    """What BUILDKIT_PROGRESS asks for (cog's --progress sets it too), as Cog reads it: tty is auto."""
+    value = os.environ.get("BUILDKIT_PROGRESS", "").lower()
+    value = "auto" if value == "tty" else value
+    return value if value in ("auto", "plain", "quiet") else None  # type: ignore[return-value]
+
+
 def default_progress() -> Progress:
-    return "auto" if sys.stderr.isatty() else "plain"
+    return requested_progress() or ("auto" if sys.stderr.isatty() else "plain")

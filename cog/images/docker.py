@@ -8,8 +8,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -171,6 +173,29 @@ def _cache_spec(spec: str) -> dict[str, str]:
 
 
 @dataclass(frozen=True)
+class Container:
+    """How to run an image for cog predict, train, serve and run: what docker run gets besides the image."""
+
+    image: str
+    env: dict[str, str] = field(default_factory=dict)
+    gpus: str | None = None  # as docker run --gpus takes it: "all", "2", "device=0,1"
+    mounts: dict[str, str] = field(default_factory=dict)  # host path -> path in the container
+    workdir: str | None = None
+
+    def run_arguments(self) -> list[str]:
+        args: list[str] = []
+        for name, value in self.env.items():
+            args += ["--env", f"{name}={value}"]
+        if self.gpus:
+            args += ["--gpus", self.gpus]
+        for source, target in self.mounts.items():
+            args += ["--volume", f"{source}:{target}"]
+        if self.workdir:
+            args += ["--workdir", self.workdir]
+        return args
+
+
+@dataclass(frozen=True)
 class Served:
     url: str
     container_id: str
@@ -180,27 +205,46 @@ class Served:
         container = client().container.inspect(self.container_id)
         if container.state.running:
             return None
-        last = last_line(client().container.logs(self.container_id, tail=20))
+        last = last_line(client().container.logs(self.container_id, tail=20), "")
         return f"exit code {container.state.exit_code}" + (f": {last}" if last else "")
 
 
 @contextmanager
-def serving(image: str, *, gpus: bool = False, port: int | None = None, host: str = "127.0.0.1",
-            envs: dict[str, str] | None = None) -> Iterator[Served]:
-    """Run `image`'s prediction server, published on `host` (a free port unless given); always removed after."""
+def serving(container: Container, *, port: int | None = None, host: str = "127.0.0.1") -> Iterator[Served]:
+    """Run the container's prediction server, published on `host` (a free port unless given); always removed after."""
+    result = subprocess.run(
+        ["docker", "run", "--detach", "--publish", f"{host}:{port or ''}:5000", *container.run_arguments(), container.image],
+        capture_output=True, text=True,
+    )
+    if result.returncode != 0:
+        raise CogError(f"could not start {container.image}: {_docker_error(result.stderr)}")
+    container_id = result.stdout.strip()
     try:
-        container = client().run(
-            image, detach=True, remove=False, publish=[(f"{host}:{port or ''}", 5000)],
-            gpus="all" if gpus else None, envs=envs or {},
-        )
-    except DockerException as exc:
-        raise CogError(f"could not start {image}: {_exception_error(exc)}") from None
-    try:
-        container.reload()
-        bound = container.network_settings.ports["5000/tcp"][0]
-        yield Served(url=f"http://{bound['HostIp']}:{bound['HostPort']}", container_id=container.id)
+        bound = client().container.inspect(container_id).network_settings.ports["5000/tcp"][0]
+        yield Served(url=f"http://{bound['HostIp']}:{bound['HostPort']}", container_id=container_id)
     finally:
-        container.remove(force=True)
+        subprocess.run(["docker", "rm", "--force", container_id], capture_output=True)
+
+
+@contextmanager
+def streaming_logs(served: Served, line: Callable[[str], None]) -> Iterator[None]:
+    """Pass each line the container prints (the model's setup() and predict() output) to `line` while it runs."""
+    follower = subprocess.Popen(["docker", "logs", "--follow", served.container_id], stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, errors="replace")
+
+    def pump() -> None:
+        assert follower.stdout is not None
+        for text in follower.stdout:
+            line(text.rstrip("\n"))
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    try:
+        yield
+    finally:
+        time.sleep(0.2)  # what the model printed just before it answered: docker logs is a beat behind
+        follower.terminate()
+        reader.join(timeout=2)
 
 
 def follow_logs(served: Served) -> None:
@@ -208,16 +252,14 @@ def follow_logs(served: Served) -> None:
     subprocess.run(["docker", "logs", "--follow", served.container_id])
 
 
-def run_interactive(image: str, command: list[str], *, mounts: dict[str, str], workdir: str, gpus: bool) -> int:
+def run_interactive(container: Container, command: list[str], *, publish: list[str] = ()) -> int:
     """`docker run --rm -it` with the terminal attached when there is one; returns the command's exit code."""
-    args = ["docker", "run", "--rm", "--interactive", "--workdir", workdir]
+    args = ["docker", "run", "--rm", "--interactive"]
     if sys.stdin.isatty():
         args.append("--tty")
-    for source, target in mounts.items():
-        args += ["--volume", f"{source}:{target}"]
-    if gpus:
-        args += ["--gpus", "all"]
-    return subprocess.run([*args, image, *command]).returncode
+    for port in publish:
+        args += ["--publish", port if ":" in port else f"{port}:{port}"]
+    return subprocess.run([*args, *container.run_arguments(), container.image, *command]).returncode
 
 
 def gpu_available() -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -19,9 +20,10 @@ def run(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedP
     return subprocess.run([*COG, *args], cwd=cwd, capture_output=True, text=True, env=environment, timeout=60)
 
 
-def test_version(tmp_path):
+def test_version_is_cogs_line(tmp_path):
     result = run("--version", cwd=tmp_path)
-    assert result.returncode == 0 and result.stdout.strip() == f"cog {__version__}"
+    assert result.returncode == 0
+    assert re.fullmatch(rf"cog version {re.escape(__version__)} \(built \d{{4}}-\d\d-\d\dT\d\d:\d\d:\d\dZ\)\n", result.stdout)
 
 
 def test_help_lists_commands(tmp_path):
