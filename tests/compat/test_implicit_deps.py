@@ -28,7 +28,7 @@ def implicit_deps(tmp_path):
     subprocess.run(["docker", "image", "rm", "-f", f"cog-{directory.name}"], capture_output=True)
 
 
-def test_a_model_importing_yaml_and_pydantic_without_requirements_predicts(cog, implicit_deps):
+def test_a_model_importing_yaml_and_pydantic_without_requirements_predicts(docker_engine, cog, implicit_deps):
     result = cog("predict", "-i", "name=world", cwd=implicit_deps, check=False)
     assert result.returncode == 0, result.stderr[-4000:]
     assert result.stdout == "text: HELLO world!\nto: world\n"
