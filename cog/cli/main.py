@@ -105,6 +105,7 @@ def generate_dockerfile(
 ) -> None:
     """Print the Dockerfile that `cog build` builds for this project."""
     from cog.images.context import context_layout
+    from cog.images.imports import project_imports
     from cog.cli import output
     from cog.config.project import load_project
     from cog.compiler.render import render_dockerfile
@@ -112,7 +113,8 @@ def generate_dockerfile(
 
     project = load_project(file)
     chosen = variant.value if variant else ("gpu" if project.config.variants == ("gpu",) else "cpu")
-    plan = resolve(project.config, chosen, platform.value, base_image_mirror=base_image_mirror)
+    plan = resolve(project.config, chosen, platform.value, base_image_mirror=base_image_mirror,
+                   imports=project_imports(project))
     for warning in plan.warnings:
         output.warning(str(warning))
     layout = context_layout(project.directory, project.config.file)

@@ -115,3 +115,11 @@ def test_predict_against_an_unreachable_url_fails_fast(tmp_path):
     result = run("predict", "--url", f"http://127.0.0.1:{port}", "-i", "text=x", cwd=tmp_path)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == f"error: cannot reach a model server at http://127.0.0.1:{port} (ConnectError)"
+
+
+def test_generate_dockerfile_adds_what_cogs_sdk_brought_along(make_project):
+    project = make_project({"cog.yaml": 'build:\n  python_version: "3.11"\npredict: "predict.py:Predictor"\n',
+                            "predict.py": "import yaml\n"})
+    result = run("generate-dockerfile", cwd=project)
+    assert "\nPyYAML\nCOG_REQUIREMENTS" in result.stdout
+    assert "predict.py:1: imports yaml, which Cog's SDK brought along" in result.stderr
