@@ -13,6 +13,7 @@ import typer
 from cog._version import __version__
 from cog.cli import packages
 from cog.cli.init import init
+from cog.cli.migrate import migrate
 from cog.errors import CogError
 
 app = typer.Typer(
@@ -91,6 +92,7 @@ def _root(
 
 
 app.command()(init)
+app.command()(migrate)
 
 
 @app.command("generate-dockerfile")
