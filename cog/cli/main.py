@@ -375,6 +375,7 @@ With -i or --json it runs a prediction instead, as today's Cog's `cog run` does 
 
 @app.command(help=RUN_HELP, context_settings={"allow_interspersed_args": False})
 def run(
+    context: typer.Context,
     command: Optional[list[str]] = typer.Argument(None, help="The command to run, e.g. python train.py; or, with -i/--json, an image to predict with."),
     input: list[str] = InputOption,
     json_input: Optional[str] = JsonOption,
@@ -386,6 +387,8 @@ def run(
     ca_bundle: Optional[Path] = CaBundleOption,
     base_image_mirror: Optional[str] = MirrorOption,
 ) -> None:
+    if context.info_name == "exec" and not command:
+        raise CogError("cog exec runs a command; name it, e.g. cog exec python train.py")
     if input or json_input is not None or not command:
         if command and len(command) > 1:
             raise CogError(f"cog run with -i/--json runs a prediction; `{' '.join(command)}` is not an image name")
@@ -396,18 +399,10 @@ def run(
     _exec(command, file=file, env=env, publish=publish, gpus=gpus, ca_bundle=ca_bundle, base_image_mirror=base_image_mirror)
 
 
-@app.command("exec", context_settings={"allow_interspersed_args": False})
-def exec_command(
-    command: list[str] = typer.Argument(..., help="The command to run, e.g. python train.py."),
-    file: Optional[Path] = ConfigFileOption,
-    env: list[str] = EnvOption,
-    publish: list[str] = typer.Option([], "-p", "--publish", help="A port of the container to publish here, e.g. -p 8888. Repeatable."),
-    gpus: Optional[str] = GpusOption,
-    ca_bundle: Optional[Path] = CaBundleOption,
-    base_image_mirror: Optional[str] = MirrorOption,
-) -> None:
-    """Run a command inside the project's image, with the project directory mounted at its workdir (/src)."""
-    _exec(command, file=file, env=env, publish=publish, gpus=gpus, ca_bundle=ca_bundle, base_image_mirror=base_image_mirror)
+# Today's Cog's name for running a command (its `cog run` predicts); here both do what they are given.
+app.command("exec", help="Run a command inside the project's image, with the project directory mounted at its workdir "
+                         "(/src): today's Cog's name for cog run CMD.",
+            context_settings={"allow_interspersed_args": False})(run)
 
 
 def _exec(command: list[str], *, file, env, publish, gpus, ca_bundle, base_image_mirror) -> None:
