@@ -5,7 +5,8 @@
     hello world                        <- what it prints on standard output
     $ cog run abc2midi solo.abc        <- no output shown: not checked
     $ cog predict -i image=@in.png -o out.png
-    ✓ Written out.png                  <- a `✓ ` line: found on standard error (where cog reports success)
+    Written output to: out.png         <- a line of what cog reports (`✓ ...`, `Written output to: ...`, `Image
+                                          built as ...`): found on standard error, where cog reports
     $ cog predict -i text=             <- an `error: ...` line: the command fails with that as its last line
     error: the prediction failed: ...
     ```
@@ -19,6 +20,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+# Lines cog prints on standard error as reports, in its own words or Cog's.
+STDERR_PREFIXES = ("✓ ", "Written output to: ", "Image built as ")
 _CONSOLE_BLOCK = re.compile(r"^```console\n(.*?)^```", re.MULTILINE | re.DOTALL)
 
 
@@ -33,11 +36,11 @@ class ShownCommand:
 
     @property
     def stderr(self) -> list[str]:
-        return [line for line in self.output if line.startswith("✓ ")]
+        return [line for line in self.output if line.startswith(STDERR_PREFIXES)]
 
     @property
     def stdout(self) -> list[str]:
-        return [line for line in self.output if not line.startswith("✓ ")]
+        return [line for line in self.output if not line.startswith(STDERR_PREFIXES)]
 
 
 def shown_commands(readme: Path) -> list[ShownCommand]:
