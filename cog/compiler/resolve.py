@@ -13,6 +13,7 @@ A clash is an error that names both sides; a guess is a warning that says what w
 
 from __future__ import annotations
 
+import os.path
 from dataclasses import dataclass, field
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -30,6 +31,11 @@ from cog.config.requirements import Requirement
 TORCH_FAMILY = ("torch", "torchvision", "torchaudio")
 LOCAL_PATHS_DIR = "/opt/cog/local"  # where requirements that are project paths are copied for the install
 TENSORFLOW_NAMES = ("tensorflow", "tensorflow-cpu", "tensorflow-gpu")
+# torch_index: where torch comes from. None: PyTorch's own wheel indexes, as cuda_matrix/ names them. TORCH_FROM_PYPI:
+# PyPI (or the project's own index): no PyTorch index, no +cpu/+cuXXX labels. Any other value: the URL of a mirror of
+# PyTorch's index, in place of each of its URLs (the project's own too); "{index}" in it stands for the path after
+# PyTorch's https://download.pytorch.org/whl/ (cpu, cu124, ...), for a mirror of the whole tree.
+TORCH_FROM_PYPI = "pypi"
 
 
 def resolve(
@@ -41,12 +47,13 @@ def resolve(
     matrix: Matrix | None = None,
     imports: tuple[ModuleImport, ...] = (),
     implied: ImpliedPackages | None = None,
+    torch_index: str | None = None,
 ) -> BuildPlan:
     """`imports`: the top-level modules the project's code imports (cog.images.imports reads them), from which
     the packages Cog's SDK brought along are added when the requirements lack them."""
     return _Resolver(
         config, variant, platform, matrix or load_matrix(), base_image_mirror,
-        imports=imports, implied=implied or load_implied_packages(),
+        imports=imports, implied=implied or load_implied_packages(), torch_index=torch_index,
     ).plan()
 
 
@@ -57,9 +64,10 @@ def resolve_all(
     *,
     base_image_mirror: str | None = None,
     imports: tuple[ModuleImport, ...] = (),
+    torch_index: str | None = None,
 ) -> list[BuildPlan]:
     return [
-        resolve(config, variant, platform, base_image_mirror=base_image_mirror, imports=imports)
+        resolve(config, variant, platform, base_image_mirror=base_image_mirror, imports=imports, torch_index=torch_index)
         for variant in (variants or config.variants)
         for platform in platforms
     ]
@@ -116,6 +124,12 @@ def mirror_image(reference: str, mirror: str | None) -> str:
     else:
         path = reference
     return f"{mirror.rstrip('/')}/{path}"
+
+
+def pytorch_index_prefix(matrix: Matrix) -> str:
+    """What every PyTorch wheel index in the data starts with: https://download.pytorch.org/whl/."""
+    common = os.path.commonprefix([build.index_url for row in matrix.torch for build in row.builds])
+    return common[: common.rfind("/") + 1]
 
 
 def python_minor(version: str) -> str:
@@ -177,6 +191,7 @@ class _Resolver:
     warnings: list[ConfigWarning] = field(default_factory=list)
     imports: tuple[ModuleImport, ...] = ()
     implied: ImpliedPackages | None = None
+    torch_index: str | None = None
 
     def __post_init__(self) -> None:
         self.python = python_minor(self.config.python_version)
@@ -227,9 +242,12 @@ class _Resolver:
             python_requirements=tuple(lines),
             python_constraints=tuple(constraint.text for constraint in index.constraints),
             install_options=InstallOptions(
-                index_url=index.index_url,
-                extra_index_urls=tuple(dict.fromkeys((*index.extra_index_urls, *extra_index_urls))),
-                find_links=index.find_links,
+                index_url=self.torch_source_url(index.index_url) if index.index_url else None,
+                extra_index_urls=tuple(dict.fromkeys(filter(None, (
+                    *map(self.torch_source_url, index.extra_index_urls),
+                    *(self.torch_source_url(url, quiet=True) for url in extra_index_urls),
+                )))),
+                find_links=tuple(dict.fromkeys(filter(None, (self.torch_source_url(url, links=True) for url in index.find_links)))),
                 pre=index.pre,
                 flags=index.options,
             ),
@@ -486,6 +504,20 @@ class _Resolver:
             extra_index_urls.append(torch_build.index_url)
         return lines, extra_index_urls
 
+    def torch_source_url(self, url: str, links: bool = False, quiet: bool = False) -> str | None:
+        """A PyTorch index URL (cog's, or the project's with a notice when left out) for the chosen torch_index:
+        itself, the mirror's, or None (left out). A find-links page on PyTorch's site has no counterpart on PyPI
+        or on a mirror of one index."""
+        prefix = pytorch_index_prefix(self.matrix)
+        if self.torch_index is None or not (url.startswith(prefix) or url.rstrip("/") + "/" == prefix):
+            return url
+        if self.torch_index != TORCH_FROM_PYPI and (not links or "{index}" in self.torch_index):
+            return self.torch_index.replace("{index}", url[len(prefix):].strip("/"))
+        if not quiet:
+            self.warn(f"leaving {url} out of the install: torch comes from "
+                      f"{'PyPI' if self.torch_index == TORCH_FROM_PYPI else self.torch_index} in this build")
+        return None
+
     def torch_companion_versions(self, release: TorchRelease | None) -> dict[str, str | None]:
         if release is None:
             return {}
@@ -511,7 +543,8 @@ class _Resolver:
         if version is None:  # torch outside the data: keep the user's specifier, the index picks the build
             return _rewrite(requirement, name, None)
         # aarch64 CPU wheels carry no +cpu label on PyTorch's index; an exact version matches either spelling.
-        labelled = not (build.cuda == "cpu" and self.platform == "linux/arm64")
+        # PyPI's wheels carry no label at all.
+        labelled = not (build.cuda == "cpu" and self.platform == "linux/arm64") and self.torch_index != TORCH_FROM_PYPI
         return _rewrite(requirement, name, f"{version}+{build.local_version}" if labelled else version)
 
     def tensorflow_line(self, requirement: Requirement, row: TensorflowRelease) -> str:

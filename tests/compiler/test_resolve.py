@@ -277,3 +277,77 @@ def test_original_dialect_warnings_name_its_own_keys(make_project):
     config = parse_config("environment:\n  python_version: '3.11'\n  architectures: [gpu]\n", project_dir=project)
     warning = next(w for w in resolve(config, "gpu").warnings if "no CUDA version" in w.message)
     assert "set environment.cuda" in warning.message and str(warning.location) == "cog.yaml:3:18"
+
+
+# --- where torch comes from (torch_index; COG_TORCH_INDEX at the CLI) -------------------------------------------
+
+
+@pytest.mark.parametrize(("torch_index", "variant", "platform", "lines", "extra_index_urls"), [
+    (None, "cpu", "linux/amd64", ("torch==2.5.1+cpu", "torchvision==0.20.1+cpu"), ("https://download.pytorch.org/whl/cpu",)),
+    (None, "gpu", "linux/amd64", ("torch==2.5.1+cu124", "torchvision==0.20.1+cu124"), ("https://download.pytorch.org/whl/cu124",)),
+    ("pypi", "cpu", "linux/amd64", ("torch==2.5.1", "torchvision==0.20.1"), ()),
+    ("pypi", "cpu", "linux/arm64", ("torch==2.5.1", "torchvision==0.20.1"), ()),
+    ("pypi", "gpu", "linux/amd64", ("torch==2.5.1", "torchvision==0.20.1"), ()),
+    ("https://mirror.corp/pytorch-cpu/simple", "cpu", "linux/amd64", ("torch==2.5.1+cpu", "torchvision==0.20.1+cpu"),
+     ("https://mirror.corp/pytorch-cpu/simple",)),
+    ("https://mirror.corp/whl/{index}", "cpu", "linux/amd64", ("torch==2.5.1+cpu", "torchvision==0.20.1+cpu"),
+     ("https://mirror.corp/whl/cpu",)),
+    ("https://mirror.corp/whl/{index}", "gpu", "linux/amd64", ("torch==2.5.1+cu124", "torchvision==0.20.1+cu124"),
+     ("https://mirror.corp/whl/cu124",)),
+])
+def test_torch_source(make_project, torch_index, variant, platform, lines, extra_index_urls):
+    plan = plan_for(make_project, "torch==2.5.1\ntorchvision==0.20.1\n", PY311, variant, platform, torch_index=torch_index)
+    assert plan.python_requirements == lines
+    assert plan.install_options.extra_index_urls == extra_index_urls
+    assert plan.install_options.index_url is None
+    assert not [w for w in plan.warnings if "leaving" in w.message]
+
+
+def test_torch_source_leaves_other_requirements_and_indexes_alone(make_project):
+    requirements = "--extra-index-url https://x.example/simple\nnumpy==1.26.4\ntorch==2.5.1\n"
+    for torch_index in ("pypi", "https://mirror.corp/whl/cpu"):
+        plan = plan_for(make_project, requirements, PY311_CPU, "cpu", torch_index=torch_index)
+        assert plan.python_requirements[0] == "numpy==1.26.4"
+        assert plan.install_options.extra_index_urls[0] == "https://x.example/simple"
+
+
+def test_torch_from_pypi_leaves_out_the_projects_own_pytorch_indexes_and_says_so(make_project):
+    requirements = ("--index-url https://download.pytorch.org/whl/cu118\n--extra-index-url https://download.pytorch.org/whl/cpu\n"
+                    "-f https://download.pytorch.org/whl/torch_stable.html\ntorch==2.1.0+cpu\n")
+    plan = plan_for(make_project, requirements, PY311_CPU, "cpu", torch_index="pypi")
+    assert plan.python_requirements == ("torch==2.1.0",)
+    options = plan.install_options
+    assert (options.index_url, options.extra_index_urls, options.find_links) == (None, (), ())
+    left_out = sorted(w.message for w in plan.warnings if w.message.startswith("leaving "))
+    assert left_out == [
+        "leaving https://download.pytorch.org/whl/cpu out of the install: torch comes from PyPI in this build",
+        "leaving https://download.pytorch.org/whl/cu118 out of the install: torch comes from PyPI in this build",
+        "leaving https://download.pytorch.org/whl/torch_stable.html out of the install: torch comes from PyPI in this build",
+    ]
+
+
+def test_a_torch_mirror_replaces_the_projects_own_pytorch_indexes(make_project):
+    requirements = "--extra-index-url https://download.pytorch.org/whl/cpu\n-f https://download.pytorch.org/whl/torch_stable.html\ntorch==2.5.1\n"
+    plan = plan_for(make_project, requirements, PY311_CPU, "cpu", torch_index="https://mirror.corp/whl/{index}")
+    assert plan.install_options.extra_index_urls == ("https://mirror.corp/whl/cpu",)
+    assert plan.install_options.find_links == ("https://mirror.corp/whl/torch_stable.html",)
+    # A mirror of one index has no find-links page: that is left out, with a notice.
+    plan = plan_for(make_project, requirements, PY311_CPU, "cpu", torch_index="https://mirror.corp/cpu/simple")
+    assert plan.install_options.extra_index_urls == ("https://mirror.corp/cpu/simple",)
+    assert plan.install_options.find_links == ()
+    assert any(w.message.startswith("leaving https://download.pytorch.org/whl/torch_stable.html out") for w in plan.warnings)
+
+
+def test_torch_source_does_not_touch_a_project_without_torch(make_project):
+    requirements = "--extra-index-url https://x.example/simple\nnumpy\n"
+    plans = {index: plan_for(make_project, requirements, PY311_CPU, "cpu", torch_index=index)
+             for index in (None, "pypi", "https://mirror.corp/whl/{index}")}
+    assert len({plan.model_dump_json() for plan in plans.values()}) == 1
+
+
+def test_resolve_all_passes_the_torch_source(make_project):
+    project = make_project({"requirements.txt": "torch==2.5.1\n"})
+    config = parse_config("build:\n  gpu: true\n  python_version: '3.11'\n  python_requirements: requirements.txt\n", project_dir=project)
+    plans = resolve_all(config, ("cpu", "gpu"), torch_index="pypi")
+    assert [plan.python_requirements for plan in plans] == [("torch==2.5.1",), ("torch==2.5.1",)]
+    assert [plan.install_options.extra_index_urls for plan in plans] == [(), ()]
