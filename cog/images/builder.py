@@ -22,6 +22,7 @@ from cog._version import __version__
 from cog.images import docker
 from cog.images.context import docker_ignore_lines, project_files, runtime_requirements, weight_files
 from cog.images.imports import project_imports
+from cog.images.indexes import resolve_torch_source
 from cog.images.wheel import build_runtime_wheel
 from cog.config.project import Project
 from cog.matrix import Platform
@@ -104,8 +105,11 @@ def build_project(project: Project, options: BuildOptions, log: Callable[[str], 
         if weights_dir is not None:
             contexts[WEIGHTS_CONTEXT] = str(weights_dir)
         for variant in options.variants:
-            plans = resolve_all(project.config, (variant,), options.platforms, base_image_mirror=options.base_image_mirror,
-                                imports=imports)
+            plans = resolve_torch_source(  # where torch comes from: COG_TORCH_INDEX, PyTorch's index if it answers
+                lambda torch_index: resolve_all(project.config, (variant,), options.platforms, imports=imports,
+                                                base_image_mirror=options.base_image_mirror, torch_index=torch_index),
+                ca_bundle=options.ca_bundle,
+            )
             for warning in _new_warnings(plans, tuple(shown)):
                 shown.add(warning)
                 log(f"warning: {warning}")
