@@ -108,6 +108,7 @@ def generate_dockerfile(
     """Print the Dockerfile that `cog build` builds for this project."""
     from cog.images.context import context_layout
     from cog.images.imports import project_imports
+    from cog.images.indexes import resolve_torch_source
     from cog.cli import output
     from cog.config.project import load_project
     from cog.compiler.render import render_dockerfile
@@ -115,8 +116,10 @@ def generate_dockerfile(
 
     project = load_project(file)
     chosen = variant.value if variant else ("gpu" if project.config.variants == ("gpu",) else "cpu")
-    plan = resolve(project.config, chosen, platform.value, base_image_mirror=base_image_mirror,
-                   imports=project_imports(project))
+    imports = project_imports(project)
+    plan = resolve_torch_source(lambda torch_index: [resolve(  # where torch comes from: COG_TORCH_INDEX
+        project.config, chosen, platform.value, base_image_mirror=base_image_mirror, imports=imports, torch_index=torch_index,
+    )])[0]
     for warning in plan.warnings:
         output.warning(str(warning))
     layout = context_layout(project.directory, project.config.file)
