@@ -15,7 +15,7 @@ meets them; `last_line` takes the line that says what went wrong from a child pr
 
 The model-side SDK (cog.sdk) keeps its own errors, standard library only: `SignatureError` (a model declares
 something unsupported), `InputError` (a request's input breaks the signature; the runtime answers 422),
-`LoadError`/`SchemaError` (the model cannot be loaded). The HTTP servers answer their own request errors
+`LoadError` (the model cannot be loaded; `SchemaError` in cog.server.process on the host's side). The HTTP servers answer their own request errors
 (`RequestError` in cog.server.http, `ApiError` in cog.packages.api) with a 4xx and a one-line `detail`.
 """
 

@@ -1,2 +1,3 @@
-"""The prediction runtime: the HTTP server (cog.server.http) that every image runs, and its side of the worker
-pipe (cog.server.runner). It lives in the server's environment; the model's process is cog.sdk.worker."""
+"""The prediction runtime, in the server's environment of every image: the HTTP server (http.py), the job policy
+(runner.py) and its transports to the model, the worker process (process.py) or the model in this process
+(inprocess.py). The model's side of the pipe is cog.sdk.worker; the messages are cog.sdk.protocol's."""
