@@ -153,6 +153,7 @@ def build(
     from cog.images.builder import BuildOptions, build_project, default_image_name, default_progress
     from cog.cli import output
     from cog.packages.settings import current_repo
+    from cog.config.model import check_buildable
     from cog.config.project import load_project
 
     if current_repo() is not None and not local and tag is None:
@@ -161,9 +162,10 @@ def build(
     project = load_project(file)
     for warning in project.config.warnings:
         output.warning(str(warning))
+    check_buildable(project.config)  # before any build: a model to serve, or the environment alone on purpose
     options = BuildOptions(
         tag=tag or project.config.image or default_image_name(project.directory),
-        variants=_variants(variant, project.config.variants),
+        variants=_variants(variant, project.config),
         platforms=_platforms(platform),
         no_cache=no_cache,
         progress=progress.value if progress else default_progress(),
@@ -488,10 +490,11 @@ def login(
 packages.register(app)
 
 
-def _variants(choice, configured):
-    if choice is None:
-        return configured
-    return ("cpu", "gpu") if choice.value == "all" else (choice.value,)
+def _variants(choice, config):
+    """--variant CHOICE, checked against what the config says the model supports (cog.config.model)."""
+    from cog.config.model import chosen_variants
+
+    return chosen_variants(config, choice.value if choice else None)
 
 
 def _platforms(text: str):
