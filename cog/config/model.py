@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cog.errors import ConfigWarning, Location
-from cog.config.requirements import Requirements
+from cog.errors import CogError, ConfigError, ConfigWarning, Location
+from cog.config.requirements import Requirement, Requirements
 
 Variant = Literal["cpu", "gpu"]
 VARIANTS: tuple[Variant, ...] = ("cpu", "gpu")
@@ -35,6 +35,16 @@ class Concurrency(_Value):
     default_target: int | None = None
 
 
+class Weight(_Value):
+    """One of Cog's `weights:`: recorded, not yet downloaded or pushed by cog."""
+
+    source: str  # a URL or path (config_file.go's source), or a managed weight's source.uri
+    target: str | None = None
+    name: str | None = None  # managed weights only
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+
 class Config(_Value):
     """A validated cog.yaml, normalized from either dialect, with where each setting was written."""
 
@@ -47,6 +57,7 @@ class Config(_Value):
     cuda: str | None = None
     cudnn: str | None = None
     python_requirements: Requirements = Requirements()
+    python_overrides: tuple[Requirement, ...] = ()  # build.python_overrides: versions that win over dependencies'
     system_packages: tuple[str, ...] = ()
     pre_install: tuple[str, ...] = ()
     run: tuple[RunCommand, ...] = ()
@@ -54,6 +65,10 @@ class Config(_Value):
     image: str | None = None
     predict: str | None = None
     train: str | None = None
+    # `predict:` (or `run:`, or the original `model:`) written with no value: an image of the environment alone.
+    environment_only: bool = False
+    repository: str | None = None  # today's Cog `model:`, a registry repository
+    weights: tuple[Weight, ...] = ()
     concurrency: Concurrency = Concurrency()
     workdir: str | None = None
     examples: str | list[dict] | None = None  # the original dialect's: a file, or [{input, output}]
@@ -89,6 +104,8 @@ def completed_config(config: Config) -> dict:
     for key in ("image", "predict", "train"):
         if getattr(config, key):
             completed[key] = getattr(config, key)
+    if config.weights:
+        completed["weights"] = [weight.model_dump(exclude_defaults=True) for weight in config.weights]
     completed["concurrency"] = config.concurrency.model_dump(exclude_none=True)
     completed["environment"] = [f"{name}={value}" for name, value in config.environment]
     return completed
@@ -100,3 +117,33 @@ def package_variants(config: Config) -> tuple[Variant, ...]:
     if config.dialect == "original":
         return config.variants
     return VARIANTS if config.gpu else ("cpu",)
+
+
+def predict_key(config: Config) -> str:
+    """The key that names the model in this config's dialect."""
+    return "model" if config.dialect == "original" else "predict"
+
+
+def check_buildable(config: Config) -> None:
+    """Before any build: an image needs a model to serve, unless the config says it is the environment alone."""
+    if config.predict or config.train or config.environment_only:
+        return
+    key = predict_key(config)
+    raise CogError(
+        f'{config.file} has no `{key}:`, so the image would have no model to run; add {key}: "predict.py:Predictor", '
+        f"or write `{key}:` with no value to build only the model's environment (for cog exec and cog run)"
+    )
+
+
+def chosen_variants(config: Config, choice: str | None) -> tuple[Variant, ...]:
+    """The images `cog build --variant CHOICE` builds (cpu, gpu, all; None: what the config asks for). The original
+    dialect's architectures list what the model supports: a GPU image of a model that lists only cpu is refused."""
+    if choice is None:
+        return config.variants
+    wanted: tuple[Variant, ...] = VARIANTS if choice == "all" else (choice,)  # type: ignore[assignment]
+    if config.dialect == "original" and "gpu" in wanted and "gpu" not in config.variants:
+        raise ConfigError(
+            "environment.architectures lists only cpu; add gpu to build a GPU image",
+            config.where("build.gpu"),
+        )
+    return wanted
