@@ -19,7 +19,8 @@ import httpx
 
 from cog.cli.prediction import Runtime
 
-from tests.images.conftest import OPEN_REGISTRY, SYSTEM_CA_BUNDLE
+from tests.docker import SYSTEM_CA_BUNDLE
+from tests.images.conftest import OPEN_REGISTRY
 
 
 def labels(image: str) -> dict[str, str]:
