@@ -20,7 +20,6 @@ fi
 stamp=.venv/.cog-installed-${extras:-base}
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
-  # hatchling too: images built from a checkout carry a wheel of it, built with hatchling.
-  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extras:+[$extras]}" hatchling
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".${extras:+[$extras]}"
   touch "$stamp"
 fi
