@@ -137,7 +137,7 @@ def signature_of(fn: Callable[..., Any]) -> Signature:
     declared = getattr(fn, DECLARED_INPUTS_ATTR, None)
     hints = _type_hints(fn)
     if declared is not None:
-        inputs = [_input_field(d.name, d.type, d.info, i) for i, d in enumerate(declared)]
+        inputs = [_input_field(d.name, d.type, d.info, i, _ORIGINAL_NAMES) for i, d in enumerate(declared)]
     else:
         inputs = []
         for p in inspect.signature(fn).parameters.values():
@@ -173,7 +173,13 @@ def _kind(tp: Any) -> Optional[str]:
     return _KIND_OF_TYPE.get(tp)
 
 
-def _input_field(name: str, annotation: Any, info: FieldInfo, order: int) -> InputField:
+# What the original dialect's @cog.input calls the constraints, for messages about them.
+_ORIGINAL_NAMES = {"ge": "min", "le": "max", "choices": "options"}
+
+
+def _input_field(name: str, annotation: Any, info: FieldInfo, order: int,
+                 names: Optional[Dict[str, str]] = None) -> InputField:
+    """`names`: what the declaration calls the constraints, when not Input()'s keywords."""
     where = f"input {name!r}"
     tp, nullable = _unwrap_optional(annotation)
     array = False
@@ -200,9 +206,49 @@ def _input_field(name: str, annotation: Any, info: FieldInfo, order: int) -> Inp
     if info.default is MISSING or info.default is None:
         return f
     try:
-        return replace(f, default=_jsonable_default(coerce(f, info.default)))
+        default = coerce(f, info.default)
     except InputError as exc:
-        raise SignatureError(f"{where}: default {info.default!r} is invalid: {exc.message}") from None
+        problem = _broken_constraint(f, info.default, names or {}) or _said_of_it(f, exc.message)
+        raise SignatureError(f"{where}: default {_shown(f, info.default)} is invalid because {problem}") from None
+    return replace(f, default=_jsonable_default(default))
+
+
+def _broken_constraint(f: InputField, default: Any, names: Dict[str, str]) -> Optional[str]:
+    """Which of its own constraints a default breaks, said of the default: "it is less than ge=1"."""
+    if f.array and isinstance(default, list):
+        for index, item in enumerate(default):
+            problem = _broken_constraint(replace(f, array=False), item, names)
+            if problem is not None:
+                return f"its item {index} ({_shown(f, item)}) {problem[3:]}"  # "it is ..." -> "its item 0 (x) is ..."
+        return None
+    value = default.get_secret_value() if isinstance(default, Secret) else default
+    if f.kind in (STR, SECRET) and isinstance(value, str):
+        if f.min_length is not None and len(value) < f.min_length:
+            return f"it is shorter than min_length={f.min_length}"
+        if f.max_length is not None and len(value) > f.max_length:
+            return f"it is longer than max_length={f.max_length}"
+        if f.regex is not None and re.search(f.regex, value) is None:
+            return f"it does not match regex={f.regex!r}"
+    numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if numeric and f.kind in (INT, FLOAT):
+        if f.ge is not None and value < f.ge:
+            return f"it is less than {names.get('ge', 'ge')}={_num(f.ge)}"
+        if f.le is not None and value > f.le:
+            return f"it is greater than {names.get('le', 'le')}={_num(f.le)}"
+    if f.choices is not None and value not in f.choices:
+        return f"it is not one of the {names.get('choices', 'choices')} {', '.join(map(repr, f.choices))}"
+    return None
+
+
+def _said_of_it(f: InputField, message: str) -> str:
+    """An InputError's message about the default: "input 'x' must be an integer, ..." -> "it must be an integer, ..."."""
+    prefix = f"input {f.name!r} "
+    return "it " + message[len(prefix):] if message.startswith(prefix) else message
+
+
+def _shown(f: InputField, value: Any) -> str:
+    """A default as the model's author wrote it; a secret's value is never shown."""
+    return "(a secret)" if f.kind == SECRET or isinstance(value, Secret) else repr(value)
 
 
 def _check_constraints(f: InputField, where: str) -> None:

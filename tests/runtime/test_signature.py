@@ -83,7 +83,7 @@ def test_train_adds_training_endpoints() -> None:
 
 
 @pytest.mark.parametrize("ref, message", [
-    ("bad_declarations.py:DefaultOutOfRange", "input 'steps': default 100 is invalid"),
+    ("bad_declarations.py:DefaultOutOfRange", "input 'steps': default 100 is invalid because it is greater than le=50"),
     ("bad_declarations.py:ChoicesOnFloat", "input 'scale': choices are supported only for str and int"),
     ("bad_declarations.py:UnsupportedType", "input 'options': unsupported type dict"),
     ("hello.py:Missing", "hello.py has no 'Missing'"),
@@ -148,3 +148,75 @@ def test_missing_annotation_is_a_signature_error() -> None:
 
     with pytest.raises(SignatureError, match="parameter 'x' has no type annotation"):
         signature_of(predict.__get__(object()))
+
+
+def _declared(annotation, **input_options):
+    """predict(self, x: ANNOTATION = Input(**OPTIONS)) -> str, bound (annotations are objects, not strings)."""
+
+    def predict(self, x=cog.Input(**input_options)):
+        ...
+
+    predict.__annotations__ = {"x": annotation, "return": str}
+    return predict.__get__(object())
+
+
+@pytest.mark.parametrize(("annotation", "options", "message"), [
+    (int, {"default": 0, "ge": 1}, "input 'x': default 0 is invalid because it is less than ge=1"),
+    (float, {"default": 2.5, "le": 1}, "input 'x': default 2.5 is invalid because it is greater than le=1"),
+    (float, {"default": 0.5, "ge": 0.75}, "input 'x': default 0.5 is invalid because it is less than ge=0.75"),
+    (str, {"default": "c", "choices": ["a", "b"]}, "input 'x': default 'c' is invalid because it is not one of the choices 'a', 'b'"),
+    (int, {"default": 3, "choices": [1, 2]}, "input 'x': default 3 is invalid because it is not one of the choices 1, 2"),
+    (str, {"default": "ab", "min_length": 3}, "input 'x': default 'ab' is invalid because it is shorter than min_length=3"),
+    (str, {"default": "abcd", "max_length": 3}, "input 'x': default 'abcd' is invalid because it is longer than max_length=3"),
+    (str, {"default": "ABC", "regex": "^[a-z]+$"}, "input 'x': default 'ABC' is invalid because it does not match regex='^[a-z]+$'"),
+    (List[int], {"default": [1, 0], "ge": 1}, "input 'x': default [1, 0] is invalid because its item 1 (0) is less than ge=1"),
+    (int, {"default": "a"}, "input 'x': default 'a' is invalid because it must be an integer, got a string"),
+    (cog.Secret, {"default": "abc", "min_length": 5}, "input 'x': default (a secret) is invalid because it is shorter than min_length=5"),
+])
+def test_a_default_that_breaks_its_own_constraint_names_the_input(annotation, options, message):
+    with pytest.raises(SignatureError) as caught:
+        signature_of(_declared(annotation, **options))
+    assert str(caught.value) == message
+
+
+def test_a_literal_default_outside_its_values_is_refused():
+    from typing import Literal
+
+    with pytest.raises(SignatureError, match=r"^input 'x': default 'c' is invalid because it is not one of the choices 'a', 'b'$"):
+        signature_of(_declared(Literal["a", "b"], default="c"))
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"type": int, "default": 0, "min": 1, "max": 10}, "input 'steps': default 0 is invalid because it is less than min=1"),
+    ({"type": int, "default": 11, "min": 1, "max": 10}, "input 'steps': default 11 is invalid because it is greater than max=10"),
+    ({"type": str, "default": "c", "options": ["a", "b"]}, "input 'steps': default 'c' is invalid because it is not one of the options 'a', 'b'"),
+])
+def test_the_original_dialect_default_is_checked_in_its_own_words(options, message):
+    class Model(cog.Model):
+        @cog.input("steps", **options)
+        def run(self, steps):
+            ...
+
+    with pytest.raises(SignatureError) as caught:
+        signature_of(Model().run)
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(("annotation", "options"), [
+    (int, {"default": 1, "ge": 1, "le": 1}),
+    (str, {"default": "a", "choices": ["a"]}),
+    (str, {"default": "abc", "min_length": 3, "max_length": 3, "regex": "^a"}),
+    (Optional[int], {"default": None, "ge": 1}),
+    (List[int], {"default": [1, 2], "ge": 1}),
+])
+def test_defaults_inside_their_constraints_are_kept(annotation, options):
+    (field,) = signature_of(_declared(annotation, **options)).inputs
+    assert field.default == options["default"]
+
+
+def test_default_checks_run_on_python_3_8_syntax():
+    # signature.py runs in the model's environment, which may be Python 3.8: it must compile there.
+    import ast
+
+    source = (REPO / "cog" / "sdk" / "signature.py").read_text(encoding="utf-8")
+    ast.parse(source, feature_version=(3, 8))
