@@ -45,6 +45,7 @@ class BuildPlan(BaseModel):
     system_packages: tuple[str, ...] = ()
     python_requirements: tuple[str, ...] = ()
     python_constraints: tuple[str, ...] = ()
+    python_overrides: tuple[str, ...] = ()  # versions that win over anything the requirements resolve to
     install_options: InstallOptions = InstallOptions()
     local_paths: tuple[LocalPath, ...] = ()
     pre_install: tuple[str, ...] = ()

@@ -224,6 +224,10 @@ class _Resolver:
             lines.extend(added)
             self.warnings.extend(notices)
         index = self.config.python_requirements
+        overrides = tuple(override.text for override in self.config.python_overrides)
+        if overrides and not lines:
+            self.warn("python_overrides has nothing to override: the model has no Python requirements",
+                      self.config.where("build.python_overrides"))
         if image is None:
             base = self.matrix.base_images.cpu.format(python_version=self.config.python_version)
         else:
@@ -241,6 +245,7 @@ class _Resolver:
             system_packages=self.config.system_packages,
             python_requirements=tuple(lines),
             python_constraints=tuple(constraint.text for constraint in index.constraints),
+            python_overrides=overrides if lines else (),
             install_options=InstallOptions(
                 index_url=self.torch_source_url(index.index_url) if index.index_url else None,
                 extra_index_urls=tuple(dict.fromkeys(filter(None, (

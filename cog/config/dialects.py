@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, Union
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag
 from typing_extensions import Annotated
 
 
@@ -48,10 +48,11 @@ class BuildSpec(_Strict):
     system_packages: list[str] | None = None
     run: list[RunItem] | None = None
     pre_install: list[str] | None = None
+    python_overrides: str | None = None  # a requirements-format file of versions that win over any dependency's
     # Accepted so that existing Cog projects load; they steer Cog's own runtime and mean nothing here.
-    cog_runtime: Any = None
-    sdk_version: Any = None
-    fast: Any = None
+    cog_runtime: bool | None = None
+    sdk_version: Version | None = None  # a PEP 440 version or specifier, checked later
+    fast: bool | None = None
 
 
 class ConcurrencySpec(_Strict):
@@ -59,15 +60,54 @@ class ConcurrencySpec(_Strict):
     default_target: int | None = Field(None, ge=1)
 
 
+class WeightFileSpec(_Strict):
+    """One of Cog's `weights:` as its config_file.go reads them: a source (URL or path) and where it goes."""
+
+    source: str
+    target: str | None = None
+
+
+class WeightSourceSpec(_Strict):
+    uri: str
+    include: list[str] | None = None  # glob patterns
+    exclude: list[str] | None = None
+
+
+class ManagedWeightSpec(_Strict):
+    """One of today's Cog's managed weights: a name, a source with file globs, and where it is mounted."""
+
+    name: str
+    source: WeightSourceSpec
+    target: str
+
+
+def weight_shape(value: Any) -> str | None:
+    """Which of the two shapes a `weights:` item is written in: managed ones have a name or a source mapping."""
+    if not isinstance(value, dict):
+        return None
+    return "managed" if "name" in value or isinstance(value.get("source"), dict) else "file"
+
+
+WeightItem = Annotated[
+    Union[Annotated[WeightFileSpec, Tag("file")], Annotated[ManagedWeightSpec, Tag("managed")]],
+    Discriminator(
+        weight_shape,
+        custom_error_type="weight_shape",
+        custom_error_message="a weights item must be a mapping",
+    ),
+]
+
+
 class CogYaml(_Strict):
     build: BuildSpec | None = None
     image: str | None = None
+    model: str | None = None  # today's Cog: the model's registry repository (r8.im/owner/model)
     predict: str | None = None
     run: str | None = None  # today's Cog name for predict: (a BaseRunner's run())
     train: str | None = None
     concurrency: ConcurrencySpec | None = None
     environment: list[str] | None = None
-    weights: Any = None  # Cog's weights URL list: see cog_runtime above
+    weights: list[WeightItem] | None = None
 
 
 class OriginalEnvironmentSpec(_Strict):
@@ -97,10 +137,9 @@ class OriginalYaml(_Strict):
     workdir: str | None = None
 
 
-# Keys that Cog accepts but this tool ignores, with why; each gives a warning instead of an error.
+# Keys that Cog accepts but this tool ignores, with why; each gives a one-line warning instead of an error.
 IGNORED_KEYS = {
-    ("build", "cog_runtime"): "this image always runs cog's own runtime",
-    ("build", "sdk_version"): "the image's SDK is the version of the cog that builds it",
-    ("build", "fast"): "every build here is incremental",
-    ("weights",): "put weights files in the project directory; they get their own image layer",
+    ("build", "cog_runtime"): "the image always runs this cog's own prediction server; there is no other runtime to choose",
+    ("build", "sdk_version"): "the model's environment gets the SDK of the cog that builds the image, not one from PyPI",
+    ("build", "fast"): "cog has one kind of build, which already caches every layer and installs packages with uv",
 }

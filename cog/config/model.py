@@ -105,7 +105,7 @@ def completed_config(config: Config) -> dict:
         if getattr(config, key):
             completed[key] = getattr(config, key)
     if config.weights:
-        completed["weights"] = [weight.model_dump(exclude_defaults=True) for weight in config.weights]
+        completed["weights"] = [weight.model_dump(mode="json", exclude_defaults=True) for weight in config.weights]
     completed["concurrency"] = config.concurrency.model_dump(exclude_none=True)
     completed["environment"] = [f"{name}={value}" for name, value in config.environment]
     return completed

@@ -8,14 +8,18 @@ import typing
 from pathlib import Path
 from typing import Any
 
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Tag, ValidationError
 
+from cog._version import __version__
 from cog.matrix import load_matrix
-from cog.config.dialects import IGNORED_KEYS, BuildSpec, CogYaml, OriginalEnvironmentSpec, OriginalYaml
+from cog.config.dialects import (
+    IGNORED_KEYS, BuildSpec, CogYaml, ManagedWeightSpec, OriginalEnvironmentSpec, OriginalYaml, WeightFileSpec,
+)
 from cog.errors import ConfigError, ConfigWarning, Location
-from cog.config.model import VARIANTS, Concurrency, Config, RunCommand, SecretMount
-from cog.config.requirements import Requirements, parse_requirement_lines, parse_requirements_file
+from cog.config.model import VARIANTS, Concurrency, Config, RunCommand, SecretMount, Weight
+from cog.config.requirements import Requirement, Requirements, parse_requirement_lines, parse_requirements_file
 from cog.config.yamlsource import SourceMap, load_yaml
 
 CONFIG_FILE_NAME = "cog.yaml"
@@ -27,6 +31,28 @@ _DEBIAN_PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.\-]*(:[a-z0-9]+)?(=[A-Za-z0-9.+
 _RESERVED_ENV_NAMES = {"PATH", "LD_LIBRARY_PATH", "PYTHONPATH", "VIRTUAL_ENV", "PYTHONUNBUFFERED", "HOME", "PORT"}
 _RESERVED_ENV_PREFIXES = ("COG_", "CUDA_", "NVIDIA_", "NV_", "R8_", "REPLICATE_")
 _MIN_CUDA_MAJOR = 11
+# A registry repository as Docker names one, without a tag: [HOST[:PORT]/]COMPONENT[/COMPONENT...], lowercase.
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_HOST = r"(?:localhost|[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+)(?::[0-9]+)?|[a-z0-9-]+:[0-9]+"
+_REPOSITORY = re.compile(rf"^(?:(?:{_HOST})/)?{_COMPONENT}(?:/{_COMPONENT})*$")
+_PYTHON_FILE = re.compile(r"\.py(?::|$)")
+_MODEL_FORMS = (
+    'the model\'s Python class, like model: "model.py:Model" (the original cog.yaml format), or its registry '
+    "repository, like model: r8.im/owner/model (today's Cog; lowercase, no tag)"
+)
+
+
+def model_form(value: Any) -> str | None:
+    """What a `model:` value is: "predictor" for the original dialect's `FILE.py:NAME` (or an attempt at one),
+    "repository" for today's Cog's registry repository (r8.im/owner/model), None for neither."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if _PYTHON_FILE.search(text):
+        return "predictor"
+    if _REPOSITORY.match(text):
+        return "repository"
+    return None
 
 
 def find_config_file(start: Path) -> Path | None:
@@ -70,18 +96,23 @@ def parse_config(text: str, *, file: str = CONFIG_FILE_NAME, project_dir: Path) 
 
 
 def _detect_dialect(data: dict, source: SourceMap) -> str:
+    """The original dialect has `environment:` as a mapping and `model: FILE.py:NAME`; today's has `build:`,
+    `predict:`... and `model:` as a registry repository. A `model:` that is neither decides nothing."""
     environment = data.get("environment")
-    original_signals = [key for key in ("model", "examples", "workdir") if key in data]
+    form = model_form(data.get("model"))
+    original_signals = [key for key in ("model", "examples", "workdir") if key in data
+                        and (key != "model" or form == "predictor")]
     if isinstance(environment, dict):
         original_signals.insert(0, "environment")
-    cog_signals = [key for key in ("build", "predict", "run", "train", "image", "concurrency") if key in data]
+    cog_signals = [key for key in ("build", "predict", "run", "train", "image", "concurrency", "weights", "model")
+                   if key in data and (key != "model" or form == "repository")]
     if isinstance(environment, list):
         cog_signals.append("environment")
     if original_signals and cog_signals:
         first, second = original_signals[0], cog_signals[0]
         return_hint = (
-            "`environment:` as a mapping and `model:` belong to the original format, `build:`/`predict:` to the "
-            "current one"
+            "`environment:` as a mapping and `model: FILE.py:NAME` belong to the original format, `build:`/`predict:` "
+            "to the current one"
         )
         raise ConfigError(
             f"mixes two cog.yaml formats (`{first}` and `{second}`): {return_hint}; use one",
@@ -108,7 +139,13 @@ class _Normalizer:
 
     def cog(self, spec: CogYaml, data: dict) -> Config:
         build = spec.build
-        for key_path, why in IGNORED_KEYS.items():
+        ignored = dict(IGNORED_KEYS)
+        if build is not None and build.sdk_version is not None:
+            ignored["build", "sdk_version"] = (
+                f"the model's environment gets the SDK of the cog that builds the image ({__version__}), not Cog's SDK "
+                f"{self.sdk_version(build.sdk_version)} from PyPI"
+            )
+        for key_path, why in ignored.items():
             if _has_path(data, key_path):
                 self.warnings.append(ConfigWarning(f"`{'.'.join(key_path)}` is ignored: {why}", self.at(*key_path, key=True)))
         gpu = bool(build and build.gpu)
@@ -130,9 +167,13 @@ class _Normalizer:
             variants=("gpu",) if gpu else ("cpu",),
             run=run,
             environment=self.environment_list(spec.environment),
-            image=self.image(spec.image),
+            image=self.image_or_repository(spec),
+            repository=self.repository(spec.model),
             predict=self.predict_reference(spec),
             train=self.reference(spec.train, "train"),
+            environment_only=_written_empty(data, "predict") or _written_empty(data, "run"),
+            weights=self.weights(spec.weights),
+            python_overrides=self.overrides(build.python_overrides if build else None),
             concurrency=concurrency,
         )
 
@@ -154,6 +195,7 @@ class _Normalizer:
             image=None,
             predict=self.reference(spec.model, "model"),
             train=None,
+            environment_only=_written_empty(data, "model"),
             concurrency=Concurrency(),
             workdir=spec.workdir,
             examples=[example.model_dump() for example in spec.examples] if isinstance(spec.examples, list) else spec.examples,
@@ -325,6 +367,135 @@ class _Normalizer:
             )
         return name
 
+    def image_or_repository(self, spec: CogYaml) -> str | None:
+        """image:, else today's `model:` repository: the name cog build tags and cog push pushes."""
+        image = self.image(spec.image)
+        repository = self.repository(spec.model)
+        if image is not None and repository is not None and _without_tag(image) != repository:
+            self.warnings.append(ConfigWarning(
+                f"`model: {repository}` is not used as the image's name: image: ({image}) names it",
+                self.at("model"),
+            ))
+        return image or repository
+
+    def repository(self, value: str | None) -> str | None:
+        if value is None:
+            return None
+        form = model_form(value)
+        if form == "repository":
+            return value.strip()
+        if form == "predictor":  # only reached in a mixed file, which detection refuses first
+            return None
+        raise ConfigError(f"`model: {value}` must be {_MODEL_FORMS}", self.at("model"))
+
+    def sdk_version(self, value) -> str:
+        """build.sdk_version: Cog's SDK release to install, a version (0.16.8) or a specifier (>=0.16,<0.17)."""
+        path = ("build", "sdk_version")
+        text = self.source.number_texts.get(path, str(value)).strip()
+        try:
+            Version(text)
+            return text
+        except InvalidVersion:
+            pass
+        try:
+            if text and SpecifierSet(text):
+                return text
+        except InvalidSpecifier:
+            pass
+        raise ConfigError(
+            f"`build.sdk_version: {text}` is not a version (0.16.8) or a version specifier (>=0.16,<0.17)",
+            self.at(*path),
+        )
+
+    def overrides(self, file_name: str | None) -> tuple[Requirement, ...]:
+        """build.python_overrides: a requirements file whose versions win over any the requirements or their
+        dependencies ask for (uv's --overrides); names and URLs only, no paths or includes of constraints."""
+        if file_name is None:
+            return ()
+        where = self.at("build", "python_overrides")
+        self.remember("build.python_overrides", "build", "python_overrides")
+        if not file_name.strip():
+            raise ConfigError("python_overrides is empty; name a requirements-format file such as overrides.txt", where)
+        path = self.project_dir / file_name
+        if path.is_dir():
+            raise ConfigError(f"python_overrides names `{file_name}`, which is a directory, not a file", where)
+        try:
+            parsed = parse_requirements_file(path, file_name, self.project_dir)
+        except FileNotFoundError:
+            raise ConfigError(
+                f"python_overrides names `{file_name}`, which does not exist next to cog.yaml", where
+            ) from None
+        self.keep_warnings(parsed)
+        for constraint in parsed.constraints:
+            raise ConfigError(
+                f"`{constraint.text}`: python_overrides cannot include constraints (-c); list the versions directly",
+                constraint.location,
+            )
+        for requirement in parsed.requirements:
+            if requirement.name is None:
+                raise ConfigError(
+                    f"`{requirement.text}`: an override must name its package, like NAME==1.0 or NAME @ URL",
+                    requirement.location,
+                )
+            if requirement.local_path is not None or requirement.editable:
+                raise ConfigError(
+                    f"`{requirement.text}`: an override cannot be a path or editable; pin a version or a URL",
+                    requirement.location,
+                )
+        if parsed.index_url or parsed.extra_index_urls or parsed.find_links or parsed.pre or parsed.options:
+            self.warnings.append(ConfigWarning(
+                f"the installer options in `{file_name}` are ignored: python_overrides holds versions only; put "
+                "index options in python_requirements",
+                where,
+            ))
+        return parsed.requirements
+
+    def weights(self, items) -> tuple[Weight, ...]:
+        """Cog's weights: [{source, target}], or today's managed weights [{name, source: {uri, include, exclude},
+        target}]. Checked and recorded; cog does not download or push them yet."""
+        if items is None:
+            return ()
+        weights: list[Weight] = []
+        names: dict[str, int] = {}
+        targets: dict[str, int] = {}
+        for index, item in enumerate(items):
+            if isinstance(item, ManagedWeightSpec):
+                self.nonempty(item.name, ("weights", index, "name"))
+                self.nonempty(item.source.uri, ("weights", index, "source", "uri"))
+                for field in ("include", "exclude"):
+                    for position, pattern in enumerate(getattr(item.source, field) or ()):
+                        self.nonempty(pattern, ("weights", index, "source", field, position))
+                weight = Weight(name=item.name.strip(), source=item.source.uri.strip(), target=item.target.strip(),
+                                include=tuple(item.source.include or ()), exclude=tuple(item.source.exclude or ()))
+                self.nonempty(item.target, ("weights", index, "target"))
+            else:
+                assert isinstance(item, WeightFileSpec)
+                self.nonempty(item.source, ("weights", index, "source"))
+                if item.target is not None:
+                    self.nonempty(item.target, ("weights", index, "target"))
+                weight = Weight(source=item.source.strip(), target=item.target.strip() if item.target else None)
+            for seen, value, what in ((names, weight.name, "name"), (targets, weight.target, "target")):
+                if value is None:
+                    continue
+                if value in seen:
+                    raise ConfigError(
+                        f"weights[{index}] has the same {what} as weights[{seen[value]}] (`{value}`); each needs its own",
+                        self.at("weights", index, what),
+                    )
+                seen[value] = index
+            weights.append(weight)
+        if weights:
+            self.warnings.append(ConfigWarning(
+                "`weights` is recorded but cog does not download or push weights yet; put weights files in the "
+                "project directory, where they get their own image layer",
+                self.at("weights", key=True),
+            ))
+        return tuple(weights)
+
+    def nonempty(self, value: str, path: tuple) -> None:
+        if not value.strip():
+            raise ConfigError(f"`{_dotted(path)}` is empty", self.at(*path))
+
     def predict_reference(self, spec: CogYaml) -> str | None:
         """`predict:`, or `run:`, today's Cog name for the same thing; not both."""
         if spec.predict is not None and spec.run is not None:
@@ -336,6 +507,8 @@ class _Normalizer:
     def reference(self, value: str | None, key: str) -> str | None:
         if value is None:
             return None
+        if key == "model" and model_form(value) is None:
+            raise ConfigError(f"`model: {value}` must be {_MODEL_FORMS}", self.at(key))
         if not _REF.match(value.strip()):
             example = {"train": "train.py:train", "model": "model.py:Model"}.get(key, "predict.py:Predictor")
             raise ConfigError(
@@ -343,6 +516,18 @@ class _Normalizer:
                 self.at(key),
             )
         return value.strip()
+
+
+def _without_tag(image: str) -> str:
+    """registry:5000/owner/model:v1 → registry:5000/owner/model (a colon after the last slash starts a tag)."""
+    name, _, digest = image.partition("@")
+    head, colon, tail = name.rpartition(":")
+    return head if colon and "/" not in tail else name
+
+
+def _written_empty(data: dict, key: str) -> bool:
+    """`key:` written with no value (null): said on purpose, unlike a key left out."""
+    return key in data and data[key] is None
 
 
 def _has_path(data: Any, path: tuple) -> bool:
@@ -367,7 +552,7 @@ def _translate(exc: ValidationError, spec_class: type[BaseModel], source: Source
     value = error.get("input")
     if kind == "extra_forbidden":
         key = str(path[-1])
-        allowed = _allowed_keys(spec_class, path[:-1])
+        allowed = _allowed_keys(spec_class, tuple(error["loc"][:-1]))
         guess = difflib.get_close_matches(key, allowed, n=1)
         parent = ".".join(str(part) for part in path[:-1] if not isinstance(part, int))
         where = f"under `{parent}`" if parent else "at the top level"
@@ -383,6 +568,12 @@ def _translate(exc: ValidationError, spec_class: type[BaseModel], source: Source
     if kind == "model_type" and len(path) >= 2 and path[-2] == "run":
         return ConfigError(
             f"`{dotted}` must be a command string or a mapping with `command` and `mounts`, not {_describe(value)}",
+            source.locate(path),
+        )
+    if kind == "weight_shape":
+        return ConfigError(
+            f"`{dotted}` must be a mapping, {{source: URL, target: PATH}} or {{name: NAME, source: {{uri: URI}}, "
+            f"target: PATH}}, not {_describe(value)}",
             source.locate(path),
         )
     if kind in expected:
@@ -414,29 +605,34 @@ def _data_path(loc: tuple, source: SourceMap, kind: str) -> tuple:
     return path
 
 
-def _allowed_keys(model: type[BaseModel], path: tuple) -> list[str]:
-    current: Any = model
-    for part in path:
+def _allowed_keys(model: type[BaseModel], loc: tuple) -> list[str]:
+    """The keys of the mapping at a pydantic error location: fields are followed into their models, the tags of a
+    discriminated union (`weights:` items) pick its member, and other union member names are passed over."""
+    candidates: list[tuple[str | None, Any]] = [(None, model)]
+    for part in loc:
         if isinstance(part, int):
             continue
-        field = current.model_fields.get(part) if isinstance(current, type) and issubclass(current, BaseModel) else None
-        if field is None:
-            return []
-        current = _model_in(field.annotation)
-    if isinstance(current, type) and issubclass(current, BaseModel):
-        return list(current.model_fields)
+        with_field = [m for _, m in candidates if part in m.model_fields]
+        if with_field:
+            candidates = [member for m in with_field for member in _models_in(m.model_fields[part].annotation)]
+            continue
+        tagged = [(tag, m) for tag, m in candidates if tag == part]
+        if tagged:
+            candidates = tagged
+    if len(candidates) == 1:
+        return list(candidates[0][1].model_fields)
     return []
 
 
-def _model_in(annotation: Any) -> Any:
-    """The BaseModel inside Optional[...], list[...] or Annotated[...], if any."""
+def _models_in(annotation: Any, tag: str | None = None) -> list[tuple[str | None, Any]]:
+    """The BaseModels inside Optional[...], list[...], Union[...] or Annotated[...], each with its union Tag."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for argument in typing.get_args(annotation):
-        found = _model_in(argument)
-        if found is not None:
-            return found
-    return None
+        return [(tag, annotation)]
+    arguments = typing.get_args(annotation)
+    if typing.get_origin(annotation) is typing.Annotated and arguments:
+        tags = [meta.tag for meta in arguments[1:] if isinstance(meta, Tag)]
+        return _models_in(arguments[0], tags[0] if tags else tag)
+    return [found for argument in arguments for found in _models_in(argument, tag)]
 
 
 def _describe(value: Any) -> str:

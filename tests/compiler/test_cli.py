@@ -123,3 +123,48 @@ def test_generate_dockerfile_adds_what_cogs_sdk_brought_along(make_project):
     result = run("generate-dockerfile", cwd=project)
     assert "\nPyYAML\nCOG_REQUIREMENTS" in result.stdout
     assert "predict.py:1: imports yaml, which Cog's SDK brought along" in result.stderr
+
+
+def _isolated(project: Path) -> dict:
+    """No cog server set (cog build would push a package to it instead)."""
+    return {"XDG_CONFIG_HOME": str(project / ".config"), "XDG_DATA_HOME": str(project / ".data")}
+
+
+@pytest.mark.parametrize(("config", "expected"), [
+    ('build:\n  python_version: "3.11"\n',
+     'error: cog.yaml has no `predict:`, so the image would have no model to run; add predict: "predict.py:Predictor", '
+     "or write `predict:` with no value to build only the model's environment (for cog exec and cog run)"),
+    ('environment:\n  python_version: "3.11"\n',
+     'error: cog.yaml has no `model:`, so the image would have no model to run; add model: "predict.py:Predictor", '
+     "or write `model:` with no value to build only the model's environment (for cog exec and cog run)"),
+])
+def test_build_without_a_model_fails_before_building(make_project, config, expected):
+    project = make_project({"cog.yaml": config})
+    result = run("build", cwd=project, env={**_isolated(project), "DOCKER_HOST": "unix:///nonexistent.sock"})
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.strip() == expected
+
+
+def test_build_of_a_gpu_image_of_an_original_cpu_only_model_is_refused(make_project):
+    project = make_project({"cog.yaml": 'environment:\n  python_version: "3.11"\n  architectures: [cpu]\nmodel: "model.py:Model"\n'})
+    result = run("build", "--variant", "gpu", cwd=project, env={**_isolated(project), "DOCKER_HOST": "unix:///nonexistent.sock"})
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: cog.yaml:3:18: environment.architectures lists only cpu; add gpu to build a GPU image"
+
+
+def test_generate_dockerfile_applies_python_overrides(make_project):
+    project = make_project({
+        "cog.yaml": 'build:\n  python_version: "3.12"\n  python_requirements: requirements.txt\n  python_overrides: overrides.txt\n',
+        "requirements.txt": "six\n", "overrides.txt": "six==1.17.0\n",
+    })
+    result = run("generate-dockerfile", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert "COPY <<'COG_OVERRIDES' /opt/cog/overrides.txt\nsix==1.17.0\nCOG_OVERRIDES\n" in result.stdout
+    assert "-r /opt/cog/requirements.txt --overrides /opt/cog/overrides.txt\n" in result.stdout
+
+
+def test_a_missing_overrides_file_is_one_located_line(make_project):
+    project = make_project({"cog.yaml": "build:\n  python_overrides: overrides.txt\n"})
+    result = run("generate-dockerfile", cwd=project)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == "error: cog.yaml:2:21: python_overrides names `overrides.txt`, which does not exist next to cog.yaml"

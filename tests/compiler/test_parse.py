@@ -129,10 +129,110 @@ def test_unquoted_versions_mean_what_was_typed():
 
 
 def test_ignored_cog_keys_warn_instead_of_failing():
-    config = parse("build:\n  fast: true\n  cog_runtime: true\nweights:\n  - url: x\n")
-    messages = [str(w) for w in config.warnings]
-    assert any(m.startswith("cog.yaml:2:3: `build.fast` is ignored") for m in messages)
-    assert any(m.startswith("cog.yaml:4:1: `weights` is ignored") for m in messages)
+    from cog._version import __version__
+
+    config = parse("build:\n  fast: true\n  cog_runtime: true\n  sdk_version: 0.16.8\n")
+    assert [str(w) for w in config.warnings] == [
+        "cog.yaml:3:3: `build.cog_runtime` is ignored: the image always runs this cog's own prediction server; there "
+        "is no other runtime to choose",
+        f"cog.yaml:4:3: `build.sdk_version` is ignored: the model's environment gets the SDK of the cog that builds "
+        f"the image ({__version__}), not Cog's SDK 0.16.8 from PyPI",
+        "cog.yaml:2:3: `build.fast` is ignored: cog has one kind of build, which already caches every layer and "
+        "installs packages with uv",
+    ]
+
+
+@pytest.mark.parametrize("written", ["0.16.8", "'0.16.8'", "0.16", "'>=0.16,<0.17'", "'==0.16.*'", "'0.17.0a1'", "1"])
+def test_sdk_version_is_a_version_or_a_specifier(written):
+    config = parse(f"build:\n  sdk_version: {written}\n")
+    assert any("`build.sdk_version` is ignored" in w.message for w in config.warnings)
+
+
+def test_python_overrides_are_read_like_requirements(make_project):
+    project = make_project({
+        "requirements.txt": "transformers==4.44.2\n",
+        "overrides.txt": "# why\ntokenizers==0.20.3\n-r more.txt\n",
+        "more.txt": 'numpy>=2 ; python_version >= "3.10"\npkg @ https://example.com/pkg-1.0.tar.gz\n',
+    })
+    config = parse("build:\n  python_requirements: requirements.txt\n  python_overrides: overrides.txt\n", project)
+    assert [(o.name, o.text, o.location) for o in config.python_overrides] == [
+        ("tokenizers", "tokenizers==0.20.3", Location("overrides.txt", 2)),
+        ("numpy", 'numpy>=2 ; python_version >= "3.10"', Location("more.txt", 1)),
+        ("pkg", "pkg @ https://example.com/pkg-1.0.tar.gz", Location("more.txt", 2)),
+    ]
+    assert config.where("build.python_overrides") == Location("cog.yaml", 3, 21)
+    assert not config.warnings
+
+
+def test_python_overrides_options_are_ignored_with_a_warning(make_project):
+    project = make_project({"overrides.txt": "--extra-index-url https://example.com/simple\nsix==1.17.0\n"})
+    config = parse("build:\n  python_packages: [six]\n  python_overrides: overrides.txt\n", project)
+    assert "cog.yaml:3:21: the installer options in `overrides.txt` are ignored: python_overrides holds versions " \
+        "only; put index options in python_requirements" in [str(w) for w in config.warnings]
+
+
+def test_todays_weights_are_parsed_checked_and_recorded_with_a_notice():
+    from cog.config.model import Weight, completed_config
+
+    config = parse(
+        "weights:\n"
+        "  - source: https://example.com/model.safetensors\n"
+        "    target: /src/model.safetensors\n"
+        "  - source: gs://bucket/other.bin\n"
+        "  - name: base\n"
+        "    source:\n"
+        "      uri: hf://owner/repo\n"
+        "      include: ['*.safetensors', '*.json']\n"
+        "      exclude: ['*.bin']\n"
+        "    target: /src/weights/base\n"
+    )
+    assert config.weights == (
+        Weight(source="https://example.com/model.safetensors", target="/src/model.safetensors"),
+        Weight(source="gs://bucket/other.bin"),
+        Weight(name="base", source="hf://owner/repo", target="/src/weights/base",
+               include=("*.safetensors", "*.json"), exclude=("*.bin",)),
+    )
+    assert [str(w) for w in config.warnings] == [
+        "cog.yaml:1:1: `weights` is recorded but cog does not download or push weights yet; put weights files in "
+        "the project directory, where they get their own image layer"]
+    assert completed_config(config)["weights"][2] == {
+        "source": "hf://owner/repo", "target": "/src/weights/base", "name": "base",
+        "include": ["*.safetensors", "*.json"], "exclude": ["*.bin"]}
+
+
+@pytest.mark.parametrize("text", [
+    "model: r8.im/user/model\n",
+    "model: localhost:5000/md/examples/managed-weights\npredict: predict.py:Predictor\n",
+    "model: registry.example.com:443/team/sub_group/my-model\nbuild:\n  python_version: '3.12'\n",
+    "model: mymodel\n",
+])
+def test_todays_model_is_a_registry_repository_and_names_the_image(text):
+    config = parse(text)
+    assert config.dialect == "cog" and config.repository == config.image == text.split()[1]
+    assert not config.warnings
+
+
+def test_image_wins_over_todays_model_with_a_notice():
+    config = parse("image: r8.im/user/other\nmodel: r8.im/user/model\n")
+    assert config.image == "r8.im/user/other" and config.repository == "r8.im/user/model"
+    assert [str(w) for w in config.warnings] == [
+        "cog.yaml:2:8: `model: r8.im/user/model` is not used as the image's name: image: (r8.im/user/other) names it"]
+    assert not parse("image: r8.im/user/model:v2\nmodel: r8.im/user/model\n").warnings
+
+
+def test_the_original_model_is_a_python_reference():
+    config = parse("model: model.py:JazzSoloComposerModel\n")
+    assert config.dialect == "original" and config.predict == "model.py:JazzSoloComposerModel"
+    assert config.repository is None and config.image is None
+
+
+@pytest.mark.parametrize(("text", "dialect"), [
+    ("predict:\n", "cog"), ("run: ~\n", "cog"), ("model:\nenvironment:\n  python_version: '3.11'\n", "original"),
+])
+def test_a_predict_key_written_empty_asks_for_the_environment_alone(text, dialect):
+    config = parse(text)
+    assert config.dialect == dialect and config.environment_only and config.predict is None
+    assert not parse("build:\n  gpu: false\n").environment_only
 
 
 def test_run_is_todays_name_for_predict():
@@ -247,6 +347,53 @@ ERRORS = [
     ("image name", "image: My Model\n", {}, "cog.yaml:1:8: `My Model` is not an image name"),
     ("environment wrong type", "environment: FOO=bar\n", {}, 'cog.yaml:1:14: `environment` must be a list, not the string "FOO=bar"'),
     ("mapping key not a name", "build:\n  [a]: 1\n", {}, "cog.yaml:2:3: a mapping key must be a plain name"),
+    # build.python_overrides
+    ("overrides file missing", "build:\n  python_overrides: over.txt\n", {}, "cog.yaml:2:21: python_overrides names `over.txt`, which does not exist next to cog.yaml"),
+    ("overrides is a directory", "build:\n  python_overrides: over\n", {"over/x.txt": ""}, "cog.yaml:2:21: python_overrides names `over`, which is a directory"),
+    ("overrides empty name", "build:\n  python_overrides: ''\n", {}, "cog.yaml:2:21: python_overrides is empty"),
+    ("overrides not a string", "build:\n  python_overrides: [a.txt]\n", {}, "cog.yaml:2:21: `build.python_overrides` must be a string, not a list"),
+    ("overrides bad line", "build:\n  python_overrides: over.txt\n", {"over.txt": "six\nfoo bar baz\n"}, "over.txt:2: pip cannot read `foo bar baz`"),
+    ("overrides bare url", "build:\n  python_overrides: over.txt\n", {"over.txt": "https://example.com/pkg-1.0.tar.gz\n"}, "over.txt:1: `https://example.com/pkg-1.0.tar.gz`: an override must name its package"),
+    ("overrides local path", "build:\n  python_overrides: over.txt\n", {"over.txt": "./wheels/x-1.0-py3-none-any.whl\n", "wheels/x-1.0-py3-none-any.whl": ""}, "over.txt:1: `./wheels/x-1.0-py3-none-any.whl`: an override cannot be a path or editable; pin a version or a URL"),
+    ("overrides editable", "build:\n  python_overrides: over.txt\n", {"over.txt": "-e ./mylib\n", "mylib/setup.py": ""}, "over.txt:1: `-e ./mylib`: an override"),
+    ("overrides named local path", "build:\n  python_overrides: over.txt\n", {"over.txt": "mylib @ file:./mylib\n", "mylib/setup.py": ""}, "over.txt:1: `mylib @ file:./mylib`: an override cannot be a path or editable"),
+    ("overrides constraints", "build:\n  python_overrides: over.txt\n", {"over.txt": "-c c.txt\n", "c.txt": "six==1\n"}, "c.txt:1: `six==1`: python_overrides cannot include constraints (-c)"),
+    ("overrides in the original dialect", "environment:\n  python_overrides: over.txt\n", {}, "cog.yaml:2:3: unknown key `python_overrides` under `environment`"),
+    # build.fast, build.cog_runtime, build.sdk_version
+    ("fast not a bool", "build:\n  fast: 'yes'\n", {}, 'cog.yaml:2:9: `build.fast` must be true or false, not the string "yes"'),
+    ("cog_runtime not a bool", "build:\n  cog_runtime: 1\n", {}, "cog.yaml:2:16: `build.cog_runtime` must be true or false, not the number 1"),
+    ("sdk_version not a version", "build:\n  sdk_version: latest\n", {}, "cog.yaml:2:16: `build.sdk_version: latest` is not a version (0.16.8) or a version specifier (>=0.16,<0.17)"),
+    ("sdk_version package spec", "build:\n  sdk_version: cog==0.16.8\n", {}, "cog.yaml:2:16: `build.sdk_version: cog==0.16.8` is not a version"),
+    ("sdk_version empty", "build:\n  sdk_version: ''\n", {}, "cog.yaml:2:16: `build.sdk_version: ` is not a version"),
+    ("sdk_version a list", "build:\n  sdk_version: [1]\n", {}, "cog.yaml:2:16: `build.sdk_version`"),
+    # weights:
+    ("weights not a list", "weights: https://x\n", {}, 'cog.yaml:1:10: `weights` must be a list, not the string "https://x"'),
+    ("weights item a string", "weights:\n  - https://x\n", {}, 'cog.yaml:2:5: `weights[0]` must be a mapping, {source: URL, target: PATH} or {name: NAME, source: {uri: URI}, target: PATH}, not the string "https://x"'),
+    ("weights misspelled key", "weights:\n  - source: https://x\n    targt: /w\n", {}, "cog.yaml:3:5: unknown key `targt` under `weights`; did you mean `target`?"),
+    ("weights old url key", "weights:\n  - url: https://x\n", {}, "cog.yaml:2:5: unknown key `url` under `weights`; known keys: source, target"),
+    ("weights missing source", "weights:\n  - target: /w\n", {}, "cog.yaml:2:5: `weights[0].source` is required"),
+    ("weights source not a string", "weights:\n  - source: 3\n", {}, "cog.yaml:2:13: `weights[0].source` must be a string, not the number 3"),
+    ("weights source empty", "weights:\n  - source: ' '\n", {}, "cog.yaml:2:13: `weights[0].source` is empty"),
+    ("weights duplicate target", "weights:\n  - {source: a, target: /w}\n  - {source: b, target: /w}\n", {}, "cog.yaml:3:25: weights[1] has the same target as weights[0] (`/w`); each needs its own"),
+    ("managed weights source a string", "weights:\n  - name: base\n    source: hf://x\n    target: /w\n", {}, 'cog.yaml:3:13: `weights[0].source` must be a mapping, not the string "hf://x"'),
+    ("managed weights missing uri", "weights:\n  - name: base\n    source: {include: ['*']}\n    target: /w\n", {}, "cog.yaml:3:13: `weights[0].source.uri` is required"),
+    ("managed weights missing target", "weights:\n  - name: base\n    source: {uri: hf://x}\n", {}, "cog.yaml:2:5: `weights[0].target` is required"),
+    ("managed weights missing name", "weights:\n  - source: {uri: hf://x}\n    target: /w\n", {}, "cog.yaml:2:5: `weights[0].name` is required"),
+    ("managed weights misspelled key", "weights:\n  - name: base\n    source:\n      uri: hf://x\n      inclde: ['*']\n    target: /w\n", {}, "cog.yaml:5:7: unknown key `inclde` under `weights.source`; did you mean `include`?"),
+    ("managed weights include a string", "weights:\n  - name: base\n    source: {uri: hf://x, include: '*.bin'}\n    target: /w\n", {}, 'cog.yaml:3:36: `weights[0].source.include` must be a list, not the string "*.bin"'),
+    ("managed weights empty glob", "weights:\n  - name: base\n    source: {uri: hf://x, exclude: ['']}\n    target: /w\n", {}, "cog.yaml:3:37: `weights[0].source.exclude[0]` is empty"),
+    ("managed weights empty name", "weights:\n  - name: ''\n    source: {uri: hf://x}\n    target: /w\n", {}, "cog.yaml:2:11: `weights[0].name` is empty"),
+    ("managed weights duplicate name", "weights:\n  - {name: a, source: {uri: x}, target: /a}\n  - {name: a, source: {uri: y}, target: /b}\n", {}, "cog.yaml:3:12: weights[1] has the same name as weights[0] (`a`)"),
+    ("weights in the original dialect", "environment:\n  python_version: '3.11'\nweights:\n  - source: x\n", {}, "cog.yaml:3:1: mixes two cog.yaml formats (`environment` and `weights`)"),
+    # model: the original's Python reference or today's registry repository
+    ("model neither form", "model: My Model\n", {}, 'cog.yaml:1:8: `model: My Model` must be the model\'s Python class, like model: "model.py:Model" (the original cog.yaml format), or its registry repository, like model: r8.im/owner/model (today\'s Cog; lowercase, no tag)'),
+    ("model without .py", "model: model:Model\n", {}, "cog.yaml:1:8: `model: model:Model` must be the model's Python class"),
+    ("model repository uppercase", "model: r8.im/User/Model\npredict: p.py:P\n", {}, "cog.yaml:1:8: `model: r8.im/User/Model` must be the model's Python class"),
+    ("model repository with a tag", "model: r8.im/user/model:latest\n", {}, "cog.yaml:1:8: `model: r8.im/user/model:latest` must be the model's Python class"),
+    ("model neither in the original dialect", "environment:\n  python_version: '3.11'\nmodel: my model\n", {}, "cog.yaml:3:8: `model: my model` must be the model's Python class"),
+    ("model repository with environment mapping", "environment:\n  python_version: '3.11'\nmodel: r8.im/user/model\n", {}, "cog.yaml:3:1: mixes two cog.yaml formats (`environment` and `model`)"),
+    ("model reference with image", "model: m.py:M\nimage: r8.im/user/model\n", {}, "cog.yaml:2:1: mixes two cog.yaml formats (`model` and `image`)"),
+    ("model not a string", "model: 3\n", {}, "cog.yaml:1:8: `model` must be a string, not the number 3"),
 ]
 
 

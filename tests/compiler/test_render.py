@@ -144,3 +144,12 @@ def test_weights_are_ignored_by_literal_patterns(path, pattern):
     from cog.images.builder import literal_pattern
 
     assert literal_pattern(path) == pattern
+
+
+def test_python_overrides_are_written_and_passed_to_the_install():
+    text = render("python-overrides", "cpu", "linux/amd64")
+    block = text.split("COPY <<'COG_OVERRIDES' /opt/cog/overrides.txt\n", 1)[1].split("COG_OVERRIDES", 1)[0]
+    assert block == 'tokenizers==0.20.3\nnumpy>=2 ; python_version >= "3.10"\n'
+    install = next(line for line in text.splitlines() if "uv pip install --python /opt/cog/model/bin/python --index" in line)
+    assert install.endswith("-r /opt/cog/requirements.txt --overrides /opt/cog/overrides.txt")
+    assert "--overrides" not in render("hello-world", "cpu", "linux/amd64")

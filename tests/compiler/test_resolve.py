@@ -351,3 +351,22 @@ def test_resolve_all_passes_the_torch_source(make_project):
     plans = resolve_all(config, ("cpu", "gpu"), torch_index="pypi")
     assert [plan.python_requirements for plan in plans] == [("torch==2.5.1",), ("torch==2.5.1",)]
     assert [plan.install_options.extra_index_urls for plan in plans] == [(), ()]
+
+
+def test_python_overrides_go_with_the_install_of_the_requirements(make_project):
+    project = make_project({"requirements.txt": "transformers==4.44.2\n", "overrides.txt": "tokenizers==0.20.3\n"})
+    config = parse_config("build:\n  python_requirements: requirements.txt\n  python_overrides: overrides.txt\n",
+                          file="cog.yaml", project_dir=project)
+    plan = resolve(config, "cpu")
+    assert plan.python_requirements == ("transformers==4.44.2",)
+    assert plan.python_overrides == ("tokenizers==0.20.3",)
+    assert not plan.warnings
+
+
+def test_python_overrides_without_requirements_have_nothing_to_override(make_project):
+    project = make_project({"overrides.txt": "tokenizers==0.20.3\n"})
+    config = parse_config("build:\n  python_overrides: overrides.txt\n", file="cog.yaml", project_dir=project)
+    plan = resolve(config, "cpu")
+    assert plan.python_overrides == ()
+    assert [str(w) for w in plan.warnings] == [
+        "cog.yaml:2:21: python_overrides has nothing to override: the model has no Python requirements"]
