@@ -7,8 +7,10 @@ No Docker needed.
 
 from __future__ import annotations
 
+import difflib
 import filecmp
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -24,6 +26,11 @@ from cog.sdk.worker import entry_point, load_ref
 from cog.server.process import openapi_schema_for
 
 PROJECTS = Path(__file__).parent / "projects"
+EXAMPLES = Path(__file__).parents[2] / "examples"
+# The files a project takes from elsewhere in the repository. migrate-jazz is the seed README's project: its model
+# is examples/jazz-composer's (the README's, in the original API), beside the README's own cog.yaml (Python 3.8,
+# ffmpeg) and a stand-in for its composer.
+BORROWED = {"migrate-jazz": {"model.py": EXAMPLES / "jazz-composer" / "model.py"}}
 
 # The command as `cog` runs it; until cog/cli/main.py registers it, through an app with main()'s error handling.
 _STANDALONE = """
@@ -59,6 +66,8 @@ def cog_migrate(*args: str, cwd: Path, input: str | None = None) -> subprocess.C
 def project(tmp_path: Path, name: str) -> Path:
     target = tmp_path / name
     shutil.copytree(PROJECTS / name, target)
+    for relative, source in BORROWED.get(name, {}).items():
+        shutil.copyfile(source, target / relative)
     return target
 
 
@@ -67,8 +76,50 @@ def files(directory: Path) -> dict[str, str]:
             if path.is_file() and "__pycache__" not in path.parts}
 
 
+def original(name: str) -> dict[str, str]:
+    """The project's files as a migration finds them."""
+    borrowed = {relative: source.read_text() for relative, source in BORROWED.get(name, {}).items()}
+    return dict(sorted({**files(PROJECTS / name), **borrowed}.items()))
+
+
 # --- what each migration prints and writes ---------------------------------------------------------------
 
+
+def _replaced(text: str, *replacements: tuple[str, str]) -> str:
+    for old, new in replacements:
+        assert text.count(old) == 1, (old, text)
+        text = text.replace(old, new)
+    return text
+
+
+def as_predictor(name: str, path: str, *inputs: str, imports: tuple[str, str] = ("import cog\n",
+                 "from cog import BasePredictor, Input\n")) -> str:
+    """The project's model as cog migrate rewrites it, and nothing else changed: the import line imports[0] as
+    imports[1], the base class (cog.Model or Model) as BasePredictor, and run() with the @cog.input decorators
+    before it as predict() taking `inputs` (one a line, as written), its return annotation kept."""
+    source = original(name)[path]
+    decorators = re.search(r"^    @(cog\.)?input\(", source, re.M)
+    run = re.search(r"^    def run\([^)]*\)(.*):\n", source, re.M)
+    predict = "".join(["    def predict(\n        self,\n", *(f"        {line}\n" for line in inputs),
+                       f"    ){run[1]}:\n"])
+    base = re.search(r"\((cog\.)?Model\)", source)[0]
+    return _replaced(source, imports, (base, "(BasePredictor)"), (source[decorators.start():run.end()], predict))
+
+
+def unified_diff(path: str, old: str | None, new: str) -> str:
+    """`diff -u`, with git's a/ and b/ names and /dev/null for a new file (the project's files all end in a newline)."""
+    lines = difflib.unified_diff((old or "").splitlines(keepends=True), new.splitlines(keepends=True),
+                                 "/dev/null" if old is None else f"a/{path}", f"b/{path}")
+    return "".join(lines)
+
+
+def shown(name: str) -> str:
+    """What `cog migrate` prints on standard output for the project: the diff of each file it changes."""
+    changes, before = MIGRATIONS[name][0], original(name)
+    return "".join(unified_diff(path, before.get(path), new) for path, new in changes.items())
+
+
+# The seed README's migration, as a person reads it (shown("migrate-jazz") must be this).
 JAZZ_DIFF = '''\
 --- a/cog.yaml
 +++ b/cog.yaml
@@ -113,219 +164,68 @@ JAZZ_DIFF = '''\
 +    ):
          return self.model(notes, chords, strategy)
 '''
-JAZZ_NOTICES = (
-    "warning: cog.yaml:1:1: environment.architectures is not set (cpu and gpu): today's format says gpu: true, so cog "
-    "build builds the GPU image only; cog build --variant all builds both, as before\n"
-)
-
-PACKAGES_DIFF = '''\
---- /dev/null
-+++ b/requirements.txt
-@@ -0,0 +1,4 @@
-+--extra-index-url https://download.example.com/simple
-+--find-links https://wheels.example.com/
-+numpy==1.26.4  # arrays
-+pillow==10.3.0
---- a/cog.yaml
-+++ b/cog.yaml
-@@ -1,21 +1,9 @@
- # An image captioner, in the first Cog's format.
- 
--environment:  # what the image holds
-+build:  # what the image holds
-   python_version: "3.11"
-+  gpu: true
-+  cuda: "12.1"
-   # pinned, as they were tested
--  python_packages:
--    - "numpy==1.26.4"  # arrays
--    - "pillow==10.3.0"
--  python_extra_index_urls:
--    - "https://download.example.com/simple"
--  python_find_links:
--    - "https://wheels.example.com/"
--  architectures:
--    - gpu
--  cuda: 12.1
--model: "predict.py:CaptionModel"  # the class below
--workdir: /code
--examples:
--  - input:
--      steps: 3
--    output: "a cat"
-+  python_requirements: "requirements.txt"
-+predict: "predict.py:CaptionModel"  # the class below
---- a/predict.py
-+++ b/predict.py
-@@ -1,16 +1,18 @@
--from cog import Model, input
-+from cog import BasePredictor, Input
- 
- STYLES = ["plain", "poetic"]
- 
- 
--class CaptionModel(Model):
-+class CaptionModel(BasePredictor):
-     def setup(self):
-         self.prefix = "caption"
- 
-     # the number of refinement steps
--    @input("steps", type=int, help="Refinement steps", default=4, min=1, max=16)
--    @input("style", type=str, options=STYLES, default="plain")  # one of STYLES
--    @input("temperature", type=float, default=0.7, min=0.0, max=2.0)
--    @input("verbose", type=bool, default=False)
--    def run(self, style, steps, temperature, verbose):
-+    def predict(
-+        self,
-+        steps: int = Input(description="Refinement steps", default=4, ge=1, le=16),
-+        style: str = Input(default="plain", choices=STYLES),  # one of STYLES
-+        temperature: float = Input(default=0.7, ge=0.0, le=2.0),
-+        verbose: bool = Input(default=False),
-+    ):
-         return f"{self.prefix} ({style}, {steps} steps, t={temperature}, verbose={verbose})"
-'''
-PACKAGES_NOTICES = (
-    "warning: cog.yaml:13:3: environment.architectures lists only gpu: today's format says gpu: true, with which a "
-    "cog server also builds a CPU image\n"
-    "warning: cog.yaml:17:1: workdir (/code) is dropped: today's format has no workdir; the code is at /src in the "
-    "image, not /code: check paths in the model that assume it\n"
-    "warning: cog.yaml:18:1: examples (one example input) is dropped: today's format has no examples, and cog never "
-    "used them\n"
-)
-
-CPU_DIFF = '''\
---- a/cog.yaml
-+++ b/cog.yaml
-@@ -1,8 +1,8 @@
--environment:
--  python_version: 3.10
--  architectures: [cpu]
-+build:
-+  python_version: "3.10"
-+  gpu: false
-   system_packages:
-     - "libgl1"
-   pre_install:
-     - "echo preparing"  # runs before the requirements
--model: "model.py:Counter"
-+predict: "model.py:Counter"
---- a/model.py
-+++ b/model.py
-@@ -1,11 +1,13 @@
- """Counts words: a CPU model in the original API."""
--import cog
-+from cog import BasePredictor, Input
- 
- 
--class Counter(cog.Model):
-+class Counter(BasePredictor):
-     def setup(self):
-         self.separator = None
- 
--    @cog.input("text", help="What to count the words of")
--    def run(self, text) -> int:
-+    def predict(
-+        self,
-+        text: str = Input(description="What to count the words of"),
-+    ) -> int:
-         return len(text.split(self.separator))
-'''
-
-PATH_DIFF = '''\
---- a/cog.yaml
-+++ b/cog.yaml
-@@ -1,6 +1,4 @@
--environment:
-+build:
-   python_version: "3.12"
--  architectures:
--    - cpu
--    - gpu
--model: "upscale.py:Upscaler"
-+  gpu: true
-+predict: "upscale.py:Upscaler"
---- a/upscale.py
-+++ b/upscale.py
-@@ -2,16 +2,19 @@
- import tempfile
- 
- import cog
-+from cog import BasePredictor, Input, Path
- 
- 
--class Upscaler(cog.Model):
-+class Upscaler(BasePredictor):
-     def setup(self):
-         pass
- 
--    @cog.input("image", type=cog.Path, help="The picture to upscale")
--    @cog.input("mask", type=cog.Path, default=None, help="Where to upscale (default: everywhere)")
--    @cog.input("scale", type=int, default=2, options=[2, 4], help="How much larger")
--    def run(self, image, mask, scale):
-+    def predict(
-+        self,
-+        image: Path = Input(description="The picture to upscale"),
-+        mask: Path = Input(description="Where to upscale (default: everywhere)", default=None),
-+        scale: int = Input(description="How much larger", default=2, choices=[2, 4]),
-+    ):
-         out = cog.Path(tempfile.mkdtemp()) / f"x{scale}{image.suffix}"
-         shutil.copy(image, out)
-         return out
-'''
-PATH_NOTICES = (
-    "warning: cog.yaml:3:3: environment.architectures lists cpu and gpu: today's format says gpu: true, so cog build "
-    "builds the GPU image only; cog build --variant all builds both, as before\n"
-)
-
-UNSAFE_DIFF = '''\
---- a/cog.yaml
-+++ b/cog.yaml
-@@ -1,4 +1,4 @@
--environment:
-+build:
-   python_version: "3.11"
--  architectures: [cpu]
--model: "model.py:Greeter"
-+  gpu: false
-+predict: "model.py:Greeter"
-'''
-UNSAFE_NOTICES = (
-    "warning: model.py:10:42: left as it is: the default of input 'name' is computed (a call); rewrite run() as "
-    "predict() by hand (see docs/python.md)\n"
-)
-
-TODAY_DIFF = '''\
---- /dev/null
-+++ b/cog_requirements.txt
-@@ -0,0 +1,3 @@
-+numpy==2.2.6  # arrays
-+# images
-+pillow==11.2.1
---- a/cog.yaml
-+++ b/cog.yaml
-@@ -3,10 +3,7 @@
-   gpu: false
-   python_version: "3.12"
-   # what the model imports
--  python_packages:
--    - "numpy==2.2.6"  # arrays
--    # images
--    - "pillow==11.2.1"
-+  python_requirements: "cog_requirements.txt"
-   system_packages:
-     - "libgl1"
- predict: "predict.py:Predictor"
-'''
 
 MIGRATIONS = {
-    # name: (stdout, notices on stderr, the files written in the order written, the model's reference or None)
-    "migrate-jazz": (JAZZ_DIFF, JAZZ_NOTICES, ["model.py", "cog.yaml"], "model.py:JazzSoloComposerModel"),
-    "migrate-packages": (PACKAGES_DIFF, PACKAGES_NOTICES, ["requirements.txt", "predict.py", "cog.yaml"],
-                         "predict.py:CaptionModel"),
-    "migrate-cpu": (CPU_DIFF, "", ["model.py", "cog.yaml"], "model.py:Counter"),
-    "migrate-path": (PATH_DIFF, PATH_NOTICES, ["upscale.py", "cog.yaml"], "upscale.py:Upscaler"),
-    "migrate-unsafe": (UNSAFE_DIFF, UNSAFE_NOTICES, ["cog.yaml"], "model.py:Greeter"),
-    "migrate-today": (TODAY_DIFF, "", ["cog_requirements.txt", "cog.yaml"], "predict.py:Predictor"),
+    # name: (each file it changes, in the order it shows them, with what the file becomes; the notices on stderr;
+    #        the files written, in the order written; the model's reference)
+    "migrate-jazz": (
+        {"cog.yaml": 'build:\n  python_version: "3.8"\n  gpu: true\n  python_requirements: "requirements.txt"\n'
+                     '  system_packages:\n    - "ffmpeg"\n    - "libavcodec-dev"\n'
+                     'predict: "model.py:JazzSoloComposerModel"\n',
+         "model.py": as_predictor("migrate-jazz", "model.py", 'notes: str = Input(description="Partial notes"),',
+                                  'chords: str = Input(description="Partial chords"),',
+                                  'strategy: str = Input(description="Either \'sample\' or \'sequential\'"),')},
+        "warning: cog.yaml:1:1: environment.architectures is not set (cpu and gpu): today's format says gpu: true, "
+        "so cog build builds the GPU image only; cog build --variant all builds both, as before\n",
+        ["model.py", "cog.yaml"], "model.py:JazzSoloComposerModel"),
+    "migrate-packages": (
+        {"requirements.txt": "--extra-index-url https://download.example.com/simple\n"
+                             "--find-links https://wheels.example.com/\nnumpy==1.26.4  # arrays\npillow==10.3.0\n",
+         "cog.yaml": "# An image captioner, in the first Cog's format.\n\nbuild:  # what the image holds\n"
+                     '  python_version: "3.11"\n  gpu: true\n  cuda: "12.1"\n  # pinned, as they were tested\n'
+                     '  python_requirements: "requirements.txt"\n'
+                     'predict: "predict.py:CaptionModel"  # the class below\n',
+         "predict.py": as_predictor(
+             "migrate-packages", "predict.py",
+             'steps: int = Input(description="Refinement steps", default=4, ge=1, le=16),',
+             'style: str = Input(default="plain", choices=STYLES),  # one of STYLES',
+             "temperature: float = Input(default=0.7, ge=0.0, le=2.0),", "verbose: bool = Input(default=False),",
+             imports=("from cog import Model, input\n", "from cog import BasePredictor, Input\n"))},
+        "warning: cog.yaml:13:3: environment.architectures lists only gpu: today's format says gpu: true, with which "
+        "a cog server also builds a CPU image\n"
+        "warning: cog.yaml:17:1: workdir (/code) is dropped: today's format has no workdir; the code is at /src in "
+        "the image, not /code: check paths in the model that assume it\n"
+        "warning: cog.yaml:18:1: examples (one example input) is dropped: today's format has no examples, and cog "
+        "never used them\n",
+        ["requirements.txt", "predict.py", "cog.yaml"], "predict.py:CaptionModel"),
+    "migrate-cpu": (
+        {"cog.yaml": 'build:\n  python_version: "3.10"\n  gpu: false\n  system_packages:\n    - "libgl1"\n'
+                     '  pre_install:\n    - "echo preparing"  # runs before the requirements\n'
+                     'predict: "model.py:Counter"\n',
+         "model.py": as_predictor("migrate-cpu", "model.py",
+                                  'text: str = Input(description="What to count the words of"),')},
+        "", ["model.py", "cog.yaml"], "model.py:Counter"),
+    "migrate-path": (
+        {"cog.yaml": 'build:\n  python_version: "3.12"\n  gpu: true\npredict: "upscale.py:Upscaler"\n',
+         "upscale.py": as_predictor(
+             "migrate-path", "upscale.py", 'image: Path = Input(description="The picture to upscale"),',
+             'mask: Path = Input(description="Where to upscale (default: everywhere)", default=None),',
+             'scale: int = Input(description="How much larger", default=2, choices=[2, 4]),',
+             imports=("import cog\n", "import cog\nfrom cog import BasePredictor, Input, Path\n"))},
+        "warning: cog.yaml:3:3: environment.architectures lists cpu and gpu: today's format says gpu: true, so cog "
+        "build builds the GPU image only; cog build --variant all builds both, as before\n",
+        ["upscale.py", "cog.yaml"], "upscale.py:Upscaler"),
+    "migrate-unsafe": (
+        {"cog.yaml": 'build:\n  python_version: "3.11"\n  gpu: false\npredict: "model.py:Greeter"\n'},
+        "warning: model.py:10:42: left as it is: the default of input 'name' is computed (a call); rewrite run() as "
+        "predict() by hand (see docs/python.md)\n",
+        ["cog.yaml"], "model.py:Greeter"),
+    "migrate-today": (
+        {"cog_requirements.txt": "numpy==2.2.6  # arrays\n# images\npillow==11.2.1\n",
+         "cog.yaml": _replaced(original("migrate-today")["cog.yaml"], (
+             '  python_packages:\n    - "numpy==2.2.6"  # arrays\n    # images\n    - "pillow==11.2.1"\n',
+             '  python_requirements: "cog_requirements.txt"\n'))},
+        "", ["cog_requirements.txt", "cog.yaml"], "predict.py:Predictor"),
 }
 
 
@@ -333,43 +233,28 @@ def _listing(names: list[str]) -> str:
     return " and ".join(filter(None, [", ".join(names[:-1]), names[-1]]))
 
 
+def test_the_seed_readme_migration_shows_this_diff():
+    assert shown("migrate-jazz") == JAZZ_DIFF
+
+
 @pytest.mark.parametrize("name", list(MIGRATIONS))
 def test_migrate_yes_prints_the_diff_and_writes_it(tmp_path, name):
-    stdout, notices, written, _ = MIGRATIONS[name]
+    changes, notices, written, _ = MIGRATIONS[name]
     directory = project(tmp_path, name)
     before = files(directory)
+    assert before == original(name)
     result = cog_migrate("-y", cwd=directory)
-    assert (result.returncode, result.stdout, result.stderr) == (0, stdout, notices + f"✓ Wrote {_listing(written)}\n")
+    assert (result.returncode, result.stdout, result.stderr) == (
+        0, shown(name), notices + f"✓ Wrote {_listing(written)}\n")
     after = files(directory)
     assert sorted(set(after) - set(before)) == sorted(set(written) - set(before))  # new files: only those shown
     assert [path for path in before if before[path] != after[path]] == [p for p in before if p in written]
+    assert sorted(written) == sorted(changes) and after == {**before, **changes}  # written as the diff shows
     assert not [path for path in directory.rglob(".*.tmp")]  # no temporary files left behind
     again = cog_migrate("-y", cwd=directory)  # migrating twice changes nothing more
     assert (again.returncode, again.stdout) == (0, "")
     assert again.stderr.endswith("nothing to migrate: cog.yaml is already in today's format\n")
     assert files(directory) == after
-
-
-def test_the_written_files_are_what_the_diff_shows(tmp_path):
-    directory = project(tmp_path, "migrate-packages")
-    assert cog_migrate("-y", cwd=directory).returncode == 0
-    assert (directory / "cog.yaml").read_text() == (
-        "# An image captioner, in the first Cog's format.\n"
-        "\n"
-        "build:  # what the image holds\n"
-        '  python_version: "3.11"\n'
-        "  gpu: true\n"
-        '  cuda: "12.1"\n'
-        "  # pinned, as they were tested\n"
-        '  python_requirements: "requirements.txt"\n'
-        'predict: "predict.py:CaptionModel"  # the class below\n'
-    )
-    assert (directory / "requirements.txt").read_text() == (
-        "--extra-index-url https://download.example.com/simple\n"
-        "--find-links https://wheels.example.com/\n"
-        "numpy==1.26.4  # arrays\n"
-        "pillow==10.3.0\n"
-    )
 
 
 def _same_settings(old: Config, new: Config) -> None:
@@ -436,29 +321,22 @@ def test_the_migrated_model_still_predicts(tmp_path):
 # --- asking ---------------------------------------------------------------------------------------------
 
 
-def test_declining_writes_nothing(tmp_path):
-    directory = project(tmp_path, "migrate-jazz")
-    result = cog_migrate(cwd=directory, input="n\n")
-    assert (result.returncode, result.stdout) == (0, JAZZ_DIFF)
-    assert result.stderr == JAZZ_NOTICES + "Apply these changes? [y/N]: \nNot applied: nothing was changed\n"
-    assert not filecmp.dircmp(directory, PROJECTS / "migrate-jazz").diff_files
-    assert files(directory) == files(PROJECTS / "migrate-jazz")
-
-
-def test_no_answer_is_no(tmp_path):
-    directory = project(tmp_path, "migrate-today")
-    result = cog_migrate(cwd=directory, input="")
-    assert (result.returncode, result.stdout) == (0, TODAY_DIFF)
-    assert result.stderr == "Apply these changes? [y/N]: \nNot applied: nothing was changed\n"
-    assert files(directory) == files(PROJECTS / "migrate-today")
-
-
-def test_yes_applies(tmp_path):
-    directory = project(tmp_path, "migrate-cpu")
-    result = cog_migrate(cwd=directory, input="y\n")
-    assert (result.returncode, result.stdout) == (0, CPU_DIFF)
-    assert result.stderr == "Apply these changes? [y/N]: \n✓ Wrote model.py and cog.yaml\n"
-    assert (directory / "cog.yaml").read_text().startswith('build:\n  python_version: "3.10"\n  gpu: false\n')
+@pytest.mark.parametrize(("name", "answer", "outcome"), [
+    pytest.param("migrate-jazz", "n\n", "Not applied: nothing was changed\n", id="declining-writes-nothing"),
+    pytest.param("migrate-today", "", "Not applied: nothing was changed\n", id="no-answer-is-no"),
+    pytest.param("migrate-cpu", "y\n", "✓ Wrote model.py and cog.yaml\n", id="yes-applies"),
+])
+def test_it_asks_before_writing(tmp_path, name, answer, outcome):
+    changes, notices, *_ = MIGRATIONS[name]
+    directory = project(tmp_path, name)
+    result = cog_migrate(cwd=directory, input=answer)
+    assert (result.returncode, result.stdout) == (0, shown(name))
+    assert result.stderr == notices + "Apply these changes? [y/N]: \n" + outcome
+    if answer == "y\n":
+        assert files(directory) == {**original(name), **changes}
+    else:
+        assert not filecmp.dircmp(directory, project(tmp_path / "original", name)).diff_files
+        assert files(directory) == original(name)
 
 
 # --- nothing to do, and mistakes -----------------------------------------------------------------------
@@ -469,7 +347,7 @@ def test_nothing_to_migrate(tmp_path):
     result = cog_migrate(cwd=directory)
     assert (result.returncode, result.stdout, result.stderr) == (
         0, "", "nothing to migrate: cog.yaml is already in today's format\n")
-    assert files(directory) == files(PROJECTS / "migrate-current")
+    assert files(directory) == original("migrate-current")
 
 
 def test_a_malformed_cog_yaml_is_one_located_error(tmp_path):
@@ -493,7 +371,7 @@ def test_dash_f_names_another_cog_yaml(tmp_path):
     (directory / "cog.yaml").rename(directory / "old.yaml")
     result = cog_migrate("-y", "-f", "migrate-unsafe/old.yaml", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert result.stdout == UNSAFE_DIFF.replace("a/cog.yaml", "a/old.yaml").replace("b/cog.yaml", "b/old.yaml")
+    assert result.stdout == shown("migrate-unsafe").replace("a/cog.yaml", "a/old.yaml").replace("b/cog.yaml", "b/old.yaml")
     assert result.stderr == ("warning: migrate-unsafe/model.py:10:42: left as it is: the default of input 'name' is "
                              "computed (a call); rewrite run() as predict() by hand (see docs/python.md)\n"
                              "✓ Wrote old.yaml\n")
