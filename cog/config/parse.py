@@ -145,9 +145,9 @@ class _Normalizer:
                 f"the model's environment gets the SDK of the cog that builds the image ({__version__}), not Cog's SDK "
                 f"{self.sdk_version(build.sdk_version)} from PyPI"
             )
-        for key_path, why in ignored.items():
-            if _has_path(data, key_path):
-                self.warnings.append(ConfigWarning(f"`{'.'.join(key_path)}` is ignored: {why}", self.at(*key_path, key=True)))
+        found = [(self.at(*key_path, key=True), key_path, why) for key_path, why in ignored.items() if _has_path(data, key_path)]
+        for where, key_path, why in sorted(found, key=lambda item: (item[0].line or 0, item[0].column or 0)):
+            self.warnings.append(ConfigWarning(f"`{'.'.join(key_path)}` is ignored: {why}", where))
         gpu = bool(build and build.gpu)
         concurrency = Concurrency()
         if spec.concurrency:

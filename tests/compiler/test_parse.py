@@ -132,13 +132,13 @@ def test_ignored_cog_keys_warn_instead_of_failing():
     from cog._version import __version__
 
     config = parse("build:\n  fast: true\n  cog_runtime: true\n  sdk_version: 0.16.8\n")
-    assert [str(w) for w in config.warnings] == [
+    assert [str(w) for w in config.warnings] == [  # in the order they are written
+        "cog.yaml:2:3: `build.fast` is ignored: cog has one kind of build, which already caches every layer and "
+        "installs packages with uv",
         "cog.yaml:3:3: `build.cog_runtime` is ignored: the image always runs this cog's own prediction server; there "
         "is no other runtime to choose",
         f"cog.yaml:4:3: `build.sdk_version` is ignored: the model's environment gets the SDK of the cog that builds "
         f"the image ({__version__}), not Cog's SDK 0.16.8 from PyPI",
-        "cog.yaml:2:3: `build.fast` is ignored: cog has one kind of build, which already caches every layer and "
-        "installs packages with uv",
     ]
 
 

@@ -1,0 +1,1 @@
+echo "trained with $(python --version)"
