@@ -8,8 +8,8 @@
                            https://download.pytorch.org/whl/ (cpu, cu124, ...) for a mirror of the whole tree
 
 The probe honours the proxy settings (HTTPS_PROXY, NO_PROXY) and the CA bundle (--ca-bundle, COG_CA_BUNDLE,
-SSL_CERT_FILE). Projects without torch are never probed for. Resolving stays pure: this module only picks the
-`torch_index` that cog.compiler.resolve takes.
+SSL_CERT_FILE). A project that installs nothing from PyTorch's site is never probed for. Resolving stays pure:
+this module only picks the `torch_index` that cog.compiler.resolve takes.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def torch_index_setting(environ: Mapping[str, str] | None = None) -> str:
     if value.lower() == TORCH_FROM_PYPI:
         return TORCH_FROM_PYPI
     parts = urlsplit(value)
-    if parts.scheme in ("http", "https", "file") and (parts.netloc or parts.scheme == "file"):
+    if parts.scheme in ("http", "https") and parts.netloc:
         return value
     raise CogError(f"{SETTING}={value}: use auto, pypi, or the URL of a mirror of PyTorch's wheel index "
                    f"(https://mirror.example/whl/cpu, or https://mirror.example/whl/{{index}} for all of them)")
