@@ -103,7 +103,7 @@ def test_iris(example):
 
 def test_streaming_sends_each_token_as_it_comes(example):
     example("streaming")
-    with docker.serving("cog-streaming") as served:  # the image the README's `cog predict` built
+    with docker.serving(docker.Container(image="cog-streaming")) as served:  # the image the README's `cog predict` built
         Runtime.at(served.url).wait_until_ready(60, served.exited)
         chunks, arrivals, final = [], [], None
         request = {"input": {"prompt": "The lighthouse", "seed": 3, "delay": 0.2}}

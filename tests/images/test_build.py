@@ -229,10 +229,10 @@ def test_builder_without_multi_platform_load_joins_platforms_in_the_registry(pro
     assert set(re.findall(r"Platform:\s+(linux/\w+)", inspect)) == {"linux/amd64", "linux/arm64"}
 
 
-def test_train_writes_its_output(cog, project):
+def test_train_writes_its_output_to_weights(cog, project):
     directory = project("trainer")
     result = cog("train", "-i", "steps=3", cwd=directory)
-    assert (directory / "output.txt").read_text() == "trained for 3 steps", result.stderr
+    assert (directory / "weights").read_text() == "trained for 3 steps", result.stderr
 
 
 def test_run_executes_in_the_image_with_the_project_mounted(cog, project):
