@@ -34,6 +34,7 @@ from typing import Any, Callable, Optional
 import yaml
 
 from cog.errors import Location
+from cog.config.parse import model_form
 
 Reader = Callable[[str], Optional[bytes]]
 """A project file's bytes by its path relative to the project directory (POSIX), or None when there is none."""
@@ -59,7 +60,9 @@ def migrate_project(config_text: str, *, read: Reader, config_path: str = "cog.y
     display = display or config_path
     document = _Document(config_text)
     data = document.data if isinstance(document.data, dict) else {}
-    original = isinstance(data.get("environment"), dict) or any(key in data for key in ("model", "examples", "workdir"))
+    # Today's Cog has a `model:` too (a registry repository): only FILE.py:NAME is the original dialect's.
+    original = (isinstance(data.get("environment"), dict) or any(key in data for key in ("examples", "workdir"))
+                or ("model" in data and model_form(data["model"]) != "repository"))
     session = _Session(document, read, display)
     if original:
         new_config = session.original(data)

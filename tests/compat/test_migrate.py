@@ -562,3 +562,11 @@ def test_rewritten_code_keeps_the_rest_byte_for_byte():
     new = _model(source, "Upscaler").new
     assert new.startswith(source[:source.index("import cog\n") + len("import cog\n")])
     assert new.endswith(source[source.index("        out = cog.Path("):])
+
+
+def test_todays_model_repository_is_not_the_original_dialect(tmp_path):
+    (tmp_path / "cog.yaml").write_text('build:\n  python_version: "3.11"\npredict: "predict.py:Predictor"\nmodel: r8.im/owner/model\n')
+    (tmp_path / "predict.py").write_text("from cog import BasePredictor\n\n\nclass Predictor(BasePredictor):\n    def predict(self) -> str:\n        return 'hi'\n")
+    result = cog_migrate(cwd=tmp_path)
+    assert (result.returncode, result.stdout) == (0, "")
+    assert result.stderr == "nothing to migrate: cog.yaml is already in today's format\n"
