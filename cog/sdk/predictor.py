@@ -18,10 +18,11 @@ Standard library only: this module is imported inside the model's own environmen
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Dict, List, Optional, Sequence, TypeVar
 
-__all__ = ["BasePredictor", "BaseRunner", "FieldInfo", "Input", "Model", "input", "streaming"]
+__all__ = ["BasePredictor", "BaseRunner", "FieldInfo", "Input", "Model", "concurrent", "input", "streaming"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -135,6 +136,31 @@ def streaming(fn: Any = None) -> Any:
     if fn is None:
         return lambda inner: inner
     return fn
+
+
+CONCURRENT_MAX_ATTR = "__cog_concurrent_max__"
+
+
+def concurrent(fn: Any = None, *, max: int = 1) -> Any:  # noqa: A002 - Cog's keyword
+    """`@cog.concurrent(max=N)` on predict()/run(): up to N predictions may run at once in this model (N > 1
+    needs an `async def`). The runtime takes it as the model's concurrency when cog.yaml's `concurrency.max`
+    leaves it at 1. Bare `@cog.concurrent` is max=1."""
+    if isinstance(max, bool) or not isinstance(max, int):
+        raise TypeError("concurrent max must be an integer")
+    if max < 1:
+        raise ValueError("concurrent max must be at least 1")
+
+    def decorate(inner: F) -> F:
+        if max > 1 and not (inspect.iscoroutinefunction(inner) or inspect.isasyncgenfunction(inner)):
+            raise TypeError("concurrent max greater than 1 requires an async function")
+        setattr(inner, CONCURRENT_MAX_ATTR, max)
+        return inner
+
+    if fn is None:
+        return decorate
+    if not callable(fn):
+        raise TypeError("concurrent must be used as @concurrent or @concurrent(max=...)")
+    return decorate(fn)
 
 
 class BasePredictor:

@@ -4,15 +4,18 @@ Standard library only, Python 3.8+: both sides import this module, the worker in
 
 Three pipes, one JSON message per line (`encode` writes one, `LineBuffer` reads them back):
 
-    COMMANDS (server -> worker)  JobCommand        {"op": "predict"|"train", "id", "input"}
+    COMMANDS (server -> worker)  JobCommand        {"op": "predict"|"train", "id", "input", "context"?}
     CONTROL  (server -> worker)  CancelControl     {"op": "cancel", "id"}; its own pipe, so it reaches a busy worker
     EVENTS   (worker -> server)  ReadyEvent        {"type": "ready", "signature", "train_signature", "schema",
-                                                    "is_async"}
+                                                    "is_async", "concurrency_max"?}
                                  SetupFailedEvent  {"type": "setup_failed", "error"}
                                  LogEvent          {"type": "log", "id", "data"}  (id null: setup or unattributed)
                                  OutputEvent       {"type": "output", "id", "value", "files"}  (one iterator item)
                                  DoneEvent         {"type": "done", "id", "status", "output", "error", "files",
-                                                    "predict_time"}
+                                                    "predict_time", "metrics"?}
+
+A key marked ? may be left out: `context` (the request's, a str -> str object) when the request has none,
+`concurrency_max` when predict() has no @cog.concurrent, `metrics` when the model recorded none.
 
 File outputs travel as {FILE_MARKER: "/abs/path"}; `files` says a message holds some, so the server walks only
 those. The states below are `str` enums: they are their strings in JSON and in messages.
@@ -65,10 +68,14 @@ TERMINAL = frozenset({Status.SUCCEEDED, Status.FAILED, Status.CANCELED})
 # -- server -> worker --------------------------------------------------------------------------------------
 
 
-class JobCommand(TypedDict):
+class _JobCommand(TypedDict):
     op: Literal["predict", "train"]
     id: str
     input: Dict[str, Any]
+
+
+class JobCommand(_JobCommand, total=False):
+    context: Dict[str, str]  # the request's `context`, for cog.current_scope().context
 
 
 class CancelControl(TypedDict):
@@ -79,12 +86,16 @@ class CancelControl(TypedDict):
 # -- worker -> server --------------------------------------------------------------------------------------
 
 
-class ReadyEvent(TypedDict):
+class _ReadyEvent(TypedDict):
     type: Literal["ready"]
     signature: Dict[str, Any]
     train_signature: Optional[Dict[str, Any]]
     schema: Dict[str, Any]
     is_async: bool
+
+
+class ReadyEvent(_ReadyEvent, total=False):
+    concurrency_max: int  # what predict()'s @cog.concurrent(max=N) says
 
 
 class SetupFailedEvent(TypedDict):
@@ -116,6 +127,7 @@ class _DoneEvent(TypedDict):
 
 class DoneEvent(_DoneEvent, total=False):
     predict_time: float  # absent when the model never ran the job (its process died under it)
+    metrics: Dict[str, Any]  # what the model recorded with cog.current_scope().record_metric
 
 
 Command = Union[JobCommand, CancelControl]

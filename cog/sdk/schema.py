@@ -11,7 +11,9 @@ from typing import Any, Dict, Optional
 
 from cog._version import __version__
 from cog.sdk.predictor import OPENAPI, Constraints
-from cog.sdk.signature import ANY, BOOL, FILE, FLOAT, INT, OBJECT, PATH, SECRET, STR, InputField, OutputType, Signature
+from cog.sdk.signature import (
+    ANY, BOOL, DICT, FILE, FLOAT, INT, OBJECT, PATH, SECRET, STR, InputField, OutputType, Signature,
+)
 
 STATUSES = ["starting", "processing", "succeeded", "canceled", "failed"]
 WEBHOOK_EVENTS = ["start", "output", "logs", "completed"]
@@ -30,6 +32,7 @@ def _kind_schema(kind: str) -> Dict[str, Any]:
         PATH: {"type": "string", "format": "uri"},
         FILE: {"type": "string", "format": "uri"},
         SECRET: {"type": "string", "format": "password", "writeOnly": True, "x-cog-secret": True},
+        DICT: {"type": "object"},
         ANY: {},
     }[kind]
 
@@ -120,6 +123,7 @@ def _job_schemas(noun: str, input_name: str, output_name: str) -> Dict[str, Dict
             "webhook": {"title": "Webhook", "type": "string", "format": "uri", "minLength": 1, "maxLength": 65536},
             "webhook_events_filter": {"type": "array", "items": _ref("WebhookEvent"), "default": WEBHOOK_EVENTS},
             "output_file_prefix": {"title": "Output File Prefix", "type": "string"},
+            "context": {"title": "Context", "type": "object", "additionalProperties": {"type": "string"}},
         },
     }
     timestamp = {"type": "string", "format": "date-time"}

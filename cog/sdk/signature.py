@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections.abc
 import inspect
 import math
+import os
 import pathlib
 import re
 import sys
@@ -20,7 +21,10 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from cog.sdk.predictor import DECLARED_INPUTS_ATTR, MISSING, Constraints, FieldInfo, constraints_of
-from cog.sdk.types import AsyncConcatenateIterator, BaseModel, ConcatenateIterator, File, Path, Secret
+from cog.sdk.coders import Coder
+from cog.sdk.types import (
+    AsyncConcatenateIterator, BaseModel, ConcatenateIterator, File, Opaque, Path, Secret, URLFile, URLPath,
+)
 
 try:  # typing_extensions.Literal is a distinct object on old Pythons
     import typing_extensions
@@ -35,15 +39,17 @@ if sys.version_info >= (3, 10):
 
     _UNION_ORIGINS += (_types.UnionType,)  # novermin (guarded by the version check)
 
-# The primitive kinds an input or output value can have.
-STR, INT, FLOAT, BOOL, PATH, FILE, SECRET, ANY, OBJECT = (
-    "str", "int", "float", "bool", "path", "file", "secret", "any", "object",
+# The primitive kinds an input or output value can have. OBJECT: an output with declared fields (a BaseModel);
+# DICT: a JSON object passed through (dict, TypedDict, Annotated[T, Opaque]) or made by a coder (cog.sdk.coders).
+STR, INT, FLOAT, BOOL, PATH, FILE, SECRET, ANY, OBJECT, DICT = (
+    "str", "int", "float", "bool", "path", "file", "secret", "any", "object", "dict",
 )
 _KIND_OF_TYPE: Dict[Any, str] = {
     str: STR, int: INT, float: FLOAT, bool: BOOL,
-    Path: PATH, pathlib.Path: PATH, File: FILE, Secret: SECRET,
+    Path: PATH, pathlib.Path: PATH, URLPath: PATH, File: FILE, URLFile: FILE, Secret: SECRET, dict: DICT,
 }
-_INPUT_KINDS_HELP = "str, int, float, bool, cog.Path, cog.File, cog.Secret, a list of one of them, or Literal[...]"
+_INPUT_KINDS_HELP = ("str, int, float, bool, cog.Path, cog.File, cog.Secret, dict (a JSON object), a list of one of "
+                     "them, or Literal[...]")
 _ITERATOR_ORIGINS = (collections.abc.Iterator, collections.abc.Generator, collections.abc.Iterable)
 _ASYNC_ITERATOR_ORIGINS = (collections.abc.AsyncIterator, collections.abc.AsyncGenerator, collections.abc.AsyncIterable)
 
@@ -156,9 +162,55 @@ def signature_of(fn: Callable[..., Any]) -> Signature:
 
 def _type_hints(fn: Callable[..., Any]) -> Dict[str, Any]:
     try:
-        return typing.get_type_hints(fn)
+        hints = _get_type_hints(fn)
     except Exception as exc:  # e.g. `list[str]` in a string annotation on an old Python
         raise SignatureError(f"cannot read the type annotations of {fn.__qualname__}: {exc}") from None
+    return {name: _plain_type(hint) for name, hint in hints.items()}
+
+
+def _get_type_hints(fn: Callable[..., Any]) -> Dict[str, Any]:
+    """The hints with their Annotated[...] kept (typing_extensions' on 3.8, where it may be missing)."""
+    if sys.version_info >= (3, 9):
+        return typing.get_type_hints(fn, include_extras=True)
+    try:  # pragma: no cover - Python 3.8
+        return typing_extensions.get_type_hints(fn, include_extras=True)  # type: ignore[no-any-return]
+    except NameError:  # pragma: no cover - no typing_extensions in the model's environment
+        return typing.get_type_hints(fn)
+
+
+_ABC_TO_TYPING = {
+    collections.abc.Iterator: typing.Iterator, collections.abc.Iterable: typing.Iterable,
+    collections.abc.Generator: typing.Generator, collections.abc.AsyncIterator: typing.AsyncIterator,
+    collections.abc.AsyncIterable: typing.AsyncIterable, collections.abc.AsyncGenerator: typing.AsyncGenerator,
+    list: typing.List,
+}
+
+
+def _plain_type(tp: Any) -> Any:
+    """`tp` without Annotated[...]: Annotated[T, cog.Opaque] is a JSON object (dict; a list of them when T is a
+    list), any other Annotated[T, ...] is T. Unions, lists and iterators are rebuilt around what they hold."""
+    metadata = getattr(tp, "__metadata__", None)
+    if metadata is not None:  # typing's (3.9+) and typing_extensions' Annotated alike
+        inner = tp.__origin__
+        if not any(m is Opaque for m in metadata):
+            return _plain_type(inner)
+        inner, nullable = _unwrap_optional(inner)
+        opaque: Any = List[dict] if inner is list or typing.get_origin(inner) in (list, List) else dict
+        return Optional[opaque] if nullable else opaque
+    args = typing.get_args(tp)
+    if not args or not any(_has_annotated(a) for a in args):
+        return tp
+    plain = tuple(_plain_type(a) for a in args)
+    origin = typing.get_origin(tp)
+    if origin in _UNION_ORIGINS:
+        return typing.Union[plain]
+    if origin in _ABC_TO_TYPING:
+        return _ABC_TO_TYPING[origin][plain if len(plain) > 1 else plain[0]]
+    return tp
+
+
+def _has_annotated(tp: Any) -> bool:
+    return getattr(tp, "__metadata__", None) is not None or any(_has_annotated(a) for a in typing.get_args(tp))
 
 
 def _unwrap_optional(tp: Any) -> Tuple[Any, bool]:
@@ -170,7 +222,14 @@ def _unwrap_optional(tp: Any) -> Tuple[Any, bool]:
 
 
 def _kind(tp: Any) -> Optional[str]:
-    return _KIND_OF_TYPE.get(tp)
+    kind = _KIND_OF_TYPE.get(tp)
+    if kind is not None:
+        return kind
+    if typing.get_origin(tp) in (dict, Dict) or Coder.lookup(tp) is not None:  # TypedDict, dataclasses, ...
+        return DICT
+    if inspect.isclass(tp) and issubclass(tp, os.PathLike):
+        return PATH
+    return None
 
 
 # What the original dialect's @cog.input calls the constraints, for messages about them.
@@ -316,7 +375,7 @@ def _output_type(annotation: Any, *, is_async_gen: bool = False, is_gen: bool = 
         args = typing.get_args(tp)
         tp, array = (args[0] if args else Any), True
         origin = typing.get_origin(tp)
-    if tp is Any or origin in (dict, Dict) or tp is dict:
+    if tp is Any:
         return OutputType(kind=ANY, array=array, nullable=nullable, iterator=iterator, concatenate=concatenate)
     if _is_model_class(tp):
         props: Dict[str, OutputType] = {}
@@ -397,6 +456,9 @@ def _coerce_one(f: InputField, value: Any) -> Any:
     elif kind == BOOL:
         if not isinstance(value, bool):
             raise InputError(name, f"input {name!r} must be true or false, got {_json_name(value)}")
+    elif kind == DICT:
+        if not isinstance(value, dict):
+            raise InputError(name, f"input {name!r} must be a JSON object, got {_json_name(value)}")
     elif kind in (PATH, FILE):
         if isinstance(value, pathlib.PurePath):  # a default given as a local path
             return str(value)

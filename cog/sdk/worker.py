@@ -39,9 +39,12 @@ import tempfile
 import threading
 import time
 import traceback
+import typing
 from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Set, Tuple
 
-from cog.sdk.predictor import BasePredictor, BaseRunner, Model
+from cog.sdk import scope
+from cog.sdk.coders import Coder, JsonCoder
+from cog.sdk.predictor import CONCURRENT_MAX_ATTR, DECLARED_INPUTS_ATTR, BasePredictor, BaseRunner, Model
 from cog.sdk.protocol import (
     FILE_MARKER,
     DoneEvent,
@@ -55,8 +58,11 @@ from cog.sdk.protocol import (
     encode,
 )
 from cog.sdk.schema import openapi_schema
-from cog.sdk.signature import FILE, PATH, SECRET, WEIGHTS_PARAMETER, Signature, SignatureError, signature_of
-from cog.sdk.types import BaseModel, CancelationException, Path, Secret
+from cog.sdk.signature import (
+    DICT, FILE, PATH, SECRET, WEIGHTS_PARAMETER, Signature, SignatureError, _type_hints, _unwrap_optional,
+    signature_of,
+)
+from cog.sdk.types import BaseModel, CancelationException, File, Path, Secret, URLFile, URLPath
 
 
 class LoadError(Exception):
@@ -239,8 +245,10 @@ class LogStream(io.TextIOBase):
 # Values in and out
 
 
-def input_converters(signature: Signature) -> List[Tuple[str, Callable[[Any], Any]]]:
-    """Per-input conversions from the server's JSON values to what the model expects (paths, secrets)."""
+def input_converters(signature: Signature,
+                     fn: Optional[Callable[..., Any]] = None) -> List[Tuple[str, Callable[[Any], Any]]]:
+    """Per-input conversions from the server's JSON values to what the model expects (paths, secrets, the
+    values of a coder's type: `fn`'s annotations say which)."""
     def path(v: Any) -> Any:
         return Path(v)
 
@@ -248,9 +256,12 @@ def input_converters(signature: Signature) -> List[Tuple[str, Callable[[Any], An
         return open(v, "rb")
 
     converters = {PATH: path, FILE: file, SECRET: Secret}
+    types = _input_types(fn) if fn is not None and any(f.kind == DICT for f in signature.inputs) else {}
     result = []
     for f in signature.inputs:
         convert = converters.get(f.kind)
+        if f.kind == DICT:
+            convert = _decoder(types.get(f.name))
         if convert is None:
             continue
         if f.array:
@@ -258,6 +269,27 @@ def input_converters(signature: Signature) -> List[Tuple[str, Callable[[Any], An
         else:
             result.append((f.name, lambda v, c=convert: None if v is None else c(v)))
     return result
+
+
+def _input_types(fn: Callable[..., Any]) -> Dict[str, Any]:
+    declared = getattr(fn, DECLARED_INPUTS_ATTR, None)
+    if declared is not None:
+        return {d.name: d.type for d in declared}
+    try:
+        return _type_hints(fn)
+    except SignatureError:
+        return {}
+
+
+def _decoder(annotation: Any) -> Optional[Callable[[Any], Any]]:
+    """coder.decode for an input of a coder's type (a dataclass, a set, ...); None for a JSON object as it is."""
+    if annotation is None:
+        return None
+    tp, _ = _unwrap_optional(annotation)
+    if typing.get_origin(tp) in (list, List):
+        tp = (typing.get_args(tp) or (dict,))[0]
+    coder = Coder.lookup(tp)
+    return None if coder is None or isinstance(coder, JsonCoder) else coder.decode
 
 
 class OutputEncoder:
@@ -269,6 +301,10 @@ class OutputEncoder:
     def encode(self, value: Any) -> Any:
         if value is None or isinstance(value, (str, bool, int, float)):
             return value
+        if isinstance(value, URLPath):  # as in Cog: its URL, not its content
+            return value.source
+        if isinstance(value, URLFile):
+            return value.url
         if isinstance(value, os.PathLike):
             self.files = True
             return {FILE_MARKER: os.path.abspath(os.fspath(value))}
@@ -290,6 +326,9 @@ class OutputEncoder:
             return self.encode(value.value)
         if isinstance(value, io.IOBase):
             return self.encode(_save_stream(value))
+        coder = Coder.lookup(type(value))  # a set, or a type of the model's own coder
+        if coder is not None:
+            return self.encode(coder.encode(value))
         raise TypeError(f"the model returned a {type(value).__name__}, which cannot be sent as JSON")
 
 
@@ -319,7 +358,7 @@ class Runnable(NamedTuple):
 
     @classmethod
     def of(cls, target: Target) -> "Runnable":
-        return cls(target.fn, target.signature, input_converters(target.signature))
+        return cls(target.fn, target.signature, input_converters(target.signature, target.fn))
 
 
 class Worker:
@@ -369,6 +408,9 @@ class Worker:
             "schema": _schema(targets),
             "is_async": self.is_async,
         }
+        concurrency_max = getattr(targets.predict.fn, CONCURRENT_MAX_ATTR, None)  # @cog.concurrent(max=N)
+        if isinstance(concurrency_max, int):
+            self.ready_message["concurrency_max"] = concurrency_max
         return True
 
     def _call_setups(self) -> Iterator[Any]:
@@ -376,8 +418,7 @@ class Worker:
         for setup in self.setups:
             kwargs = {}
             if WEIGHTS_PARAMETER in inspect.signature(setup).parameters:
-                weights = os.environ.get("COG_WEIGHTS")
-                kwargs[WEIGHTS_PARAMETER] = Path(weights) if weights and os.path.exists(weights) else weights
+                kwargs[WEIGHTS_PARAMETER] = weights_argument(setup)
             result = setup(**kwargs)
             if inspect.isawaitable(result):
                 yield result
@@ -424,9 +465,11 @@ class Worker:
         job = command["id"]
         self.running[job] = True
         current_job.set(job)
+        scope.enter(job, command.get("context"))
         try:
             self.channel.send(self._run_sync(command))
         finally:
+            scope.leave(job)
             current_job.set(None)
             del self.running[job]
             self.canceled.discard(job)
@@ -512,6 +555,7 @@ class Worker:
     async def _run_async(self, command: JobCommand) -> None:
         job = command["id"]
         current_job.set(job)
+        scope.enter(job, command.get("context"))  # in this task's own context
         target = self.targets[command["op"]]
         started = time.perf_counter()
         encoder = OutputEncoder()
@@ -530,6 +574,7 @@ class Worker:
         except BaseException as exc:  # the model's own error: report it on this job, keep serving
             message = self._failed(job, exc, started)
         finally:
+            scope.leave(job)
             del self.running[job]
         self.channel.send(message)
 
@@ -555,9 +600,59 @@ class Worker:
 
     def _done(self, job: str, status: Status, started: float, *, output: Any = None, error: Optional[str] = None,
               files: bool = False) -> DoneEvent:
+        predict_time = time.perf_counter() - started
+        metrics = _recorded_metrics(job)
         self.logs.flush_job(job)
-        return {"type": "done", "id": job, "status": status, "output": output, "error": error,
-                "files": files, "predict_time": time.perf_counter() - started}
+        message: DoneEvent = {"type": "done", "id": job, "status": status, "output": output, "error": error,
+                              "files": files, "predict_time": predict_time}
+        if metrics:
+            message["metrics"] = metrics
+        return message
+
+
+def _recorded_metrics(job: str) -> Dict[str, Any]:
+    """What the job recorded with cog.current_scope(); a value JSON cannot carry is left out, with a log line."""
+    recorded = scope._running.get(job)
+    if recorded is None or not recorded.metrics:
+        return {}
+    metrics = {}
+    for name, value in recorded.metrics.items():
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            print(f"cog: metric {name!r} is a {type(value).__name__}, which cannot be sent as JSON; left out",
+                  file=sys.stderr)
+            continue
+        metrics[name] = value
+    return metrics
+
+
+def weights_argument(setup: Callable[..., Any]) -> Any:
+    """What setup(weights=...) gets, by its annotation as Cog decides it: COG_WEIGHTS (or ./weights, for a Path
+    or File annotation, when that is unset and exists) as a str, an open file or a cog.Path (a URLFile or
+    URLPath for a URL, read on first use); unannotated or Weights: a cog.Path when it names an existing file,
+    else the string; None when there is none."""
+    try:
+        annotation = typing.get_type_hints(setup).get(WEIGHTS_PARAMETER)
+    except Exception:  # an annotation that does not resolve: take it as none
+        annotation = None
+    tp, _ = _unwrap_optional(annotation) if annotation is not None else (None, False)
+    wants_path = inspect.isclass(tp) and issubclass(tp, os.PathLike)
+    wants_file = tp is File or (inspect.isclass(tp) and issubclass(tp, io.IOBase))
+    weights = os.environ.get("COG_WEIGHTS")
+    if not weights:
+        if (wants_path or wants_file) and os.path.exists("weights"):
+            weights = "weights"
+        else:
+            return None
+    is_url = weights.startswith(("http://", "https://", "data:"))
+    if tp is str:
+        return weights
+    if wants_file:
+        return URLFile(weights) if is_url else open(weights, "rb")
+    if wants_path:
+        return URLPath(weights) if is_url else Path(weights)
+    return Path(weights) if not is_url and os.path.exists(weights) else weights
 
 
 class _LineReader:

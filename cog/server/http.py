@@ -8,9 +8,16 @@ run in the project directory (the directory that holds cog.yaml and the model co
 
     PORT                  port to listen on when --port is not given (default 5000)
     COG_PREDICT           the predictor, "predict.py:Predictor" (path relative to the working directory; the
-                          syntax of cog.yaml's `predict:`, and of the original dialect's `model:`)
-    COG_TRAIN             optional trainer, same syntax ("train.py:train"); adds the /trainings endpoints
-    COG_MAX_CONCURRENCY   predictions run at once (default 1); more wait in a queue
+                          syntax of cog.yaml's `predict:`, and of the original dialect's `model:`); also read
+                          as Cog's COG_PREDICT_TYPE_STUB. Without either, cog.yaml in the working directory
+                          names it (`predict:`, `run:` or the original `model:`), and its `train:` and
+                          `concurrency.max` fill in what the variables below leave unset (cog.server.project)
+    COG_TRAIN             optional trainer, same syntax ("train.py:train"); adds the /trainings endpoints; also
+                          read as Cog's COG_TRAIN_TYPE_STUB
+    COG_MAX_CONCURRENCY   predictions run at once (default 1, or predict()'s @cog.concurrent(max=N)); more wait
+                          in a queue
+    COG_LOG_LEVEL         the server's own log lines: debug, info (default), warning or error. What the model
+                          prints always goes to stderr as it arrives, besides its job's logs
     COG_QUEUE_SIZE        predictions that may wait for a slot (default 64); beyond it: 409 with Retry-After
     COG_WORKER_PYTHON     interpreter of the model's environment, which runs the worker (default: this one)
     COG_SETUP_TIMEOUT     seconds setup() may take before health turns SETUP_FAILED (default: no limit)
@@ -39,17 +46,30 @@ import json
 import logging
 import os
 import platform
+import sys
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator, Callable, Dict, List, Optional
 
-import uvicorn
-from fastapi import FastAPI, Request
-from fastapi.responses import Response, StreamingResponse
+# An image's server environment; `python` there is the model's, which has cog's SDK but not the server's packages.
+SERVER_ENVIRONMENT = "/opt/cog/server"
+
+try:
+    import uvicorn
+    from fastapi import FastAPI, Request
+    from fastapi.responses import Response, StreamingResponse
+except ImportError:
+    # `cog run python -m cog.server.http` (as Cog's users start the server): go on in the server's environment.
+    _server_python = os.path.join(SERVER_ENVIRONMENT, "bin", "python")
+    if __name__ == "__main__" and os.path.exists(_server_python) and \
+            os.path.abspath(sys.prefix) != SERVER_ENVIRONMENT:
+        os.execv(_server_python, [_server_python, "-m", "cog.server.http", *sys.argv[1:]])
+    raise
 
 from cog._version import __version__
 from cog.sdk.protocol import Health, Kind, Status
 from cog.sdk.signature import InputError
 from cog.server.process import WorkerProcess
+from cog.server.project import ProjectError
 from cog.server.runner import Job, Runtime, Settings, WorkerFactory
 from cog.server.webhook import EVENTS
 
@@ -115,7 +135,24 @@ def _parse_request(body: bytes) -> Dict[str, Any]:
     if events is not None and (not isinstance(events, list) or not set(events) <= set(EVENTS)):
         raise RequestError(422, f"webhook_events_filter must be a list of {', '.join(EVENTS)}",
                            ["body", "webhook_events_filter"])
+    if payload.get("context") is not None:
+        payload["context"] = _context(payload["context"])
     return payload
+
+
+def _context(context: Any) -> Dict[str, str]:
+    """The request's `context` (cog.current_scope().context in the model): an object of strings; numbers are
+    taken as their text, as Cog's pydantic takes them."""
+    if not isinstance(context, dict):
+        raise RequestError(422, "context must be a JSON object of strings", ["body", "context"])
+    strings = {}
+    for key, value in context.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str):
+            raise RequestError(422, f"context values must be strings; {key!r} is not", ["body", "context", key])
+        strings[key] = value
+    return strings
 
 
 def _sse(event: str, data: Any) -> str:
@@ -282,10 +319,25 @@ def create_app(settings: Settings, request_shutdown: Optional[Callable[[], None]
     return app
 
 
+LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "warn": logging.WARNING,
+              "error": logging.ERROR}
+
+
+def log_level() -> int:
+    """COG_LOG_LEVEL (debug, info, warning, error; default info): how much of its own the server logs."""
+    name = os.environ.get("COG_LOG_LEVEL", "").strip().lower()
+    return LOG_LEVELS.get(name, logging.INFO)
+
+
 def run(settings: Settings, host: str, port: int) -> None:
     """Serve until SIGTERM/SIGINT or POST /shutdown; on the way out, in-flight jobs finish first."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per webhook request is noise
+    level = log_level()
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("cog").setLevel(level)
+    logging.getLogger("httpx").setLevel(max(level, logging.WARNING))  # one line per webhook request is noise
+    unknown = os.environ.get("COG_LOG_LEVEL", "").strip().lower()
+    if unknown and unknown not in LOG_LEVELS:
+        log.warning("COG_LOG_LEVEL=%s is not one of debug, info, warning, error; logging at info", unknown)
     server: Optional[uvicorn.Server] = None
 
     def request_shutdown() -> None:
@@ -293,7 +345,8 @@ def run(settings: Settings, host: str, port: int) -> None:
         server.should_exit = True
 
     app = create_app(settings, request_shutdown)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, access_log=False, log_level="warning",
+    uvicorn_level = "error" if level >= logging.ERROR else "warning"
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, access_log=False, log_level=uvicorn_level,
                                            lifespan="on", proxy_headers=False, server_header=False))
     log.info("serving %s on http://%s:%d", settings.predict_ref, host, port)
     server.run()
@@ -326,7 +379,12 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "5000")))
     parser.add_argument("--upload-url", help="PUT output files under this URL instead of returning data URIs")
     args = parser.parse_args(argv)
-    run(Settings.from_env(upload_url=args.upload_url, project_dir=os.getcwd()), args.host, args.port)
+    try:
+        settings = Settings.from_env(upload_url=args.upload_url, project_dir=os.getcwd())
+    except ProjectError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)
+    run(settings, args.host, args.port)
 
 
 if __name__ == "__main__":

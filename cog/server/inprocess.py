@@ -148,9 +148,11 @@ class InProcessWorker:
         self._context = contextvars.copy_context()  # what the model's tasks start from: its logs are set
         self._context.run(_model_logs.set, self._worker.logs)
         self._boot: Optional["asyncio.Task[None]"] = None
+        self._server_context: Optional[contextvars.Context] = None  # where events are handled: not the model's
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self._server_context = contextvars.copy_context()
         directory = self._worker.directory
         if directory not in sys.path:  # as the worker process has its working directory: for module references
             sys.path.insert(0, directory)  # type: ignore[arg-type]
@@ -172,7 +174,9 @@ class InProcessWorker:
         """The Channel's end: from the model's thread or the loop's, each event is handled in the loop, in order."""
         assert self._loop is not None
         try:
-            self._loop.call_soon_threadsafe(self._deliver, line)
+            # In the server's context, not the model's (whose prints go to its job): the runtime echoes the
+            # model's log lines to stderr, which must not land in the model's logs again.
+            self._loop.call_soon_threadsafe(self._deliver, line, context=self._server_context)
         except RuntimeError:  # the server's loop is closed: nobody listens any more
             pass
 

@@ -39,6 +39,7 @@ from cog.sdk.signature import FILE, PATH, Signature
 from cog.server.files import FileInputError, download_inputs, resolve_outputs
 from cog.server.metrics import Metrics
 from cog.server.process import WorkerProcess
+from cog.server.project import read_project
 from cog.server.webhook import EVENTS, WebhookSender
 
 log = logging.getLogger("cog.server")
@@ -46,6 +47,16 @@ log = logging.getLogger("cog.server")
 
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat()
+
+
+def echo(text: str) -> None:
+    """What the model prints, on this process's stderr as it arrives (so `docker logs` and `cog predict`, which
+    follows the container's log, show it), besides the job's logs."""
+    try:
+        sys.stderr.write(text)
+        sys.stderr.flush()
+    except (OSError, ValueError):  # stderr closed or gone: the job's logs still have it
+        pass
 
 
 @dataclass
@@ -66,11 +77,25 @@ class Settings:
 
     @classmethod
     def from_env(cls, **overrides: Any) -> "Settings":
+        """The environment's settings, then `overrides` (those not None). Without a predictor from either
+        (COG_PREDICT, or Cog's COG_PREDICT_TYPE_STUB), the project's cog.yaml names it, and its `train:` and
+        `concurrency.max` fill what the environment leaves out; without a cog.yaml, predict.py:Predictor.
+        Raises ProjectError (one line) for a cog.yaml that names no predictor."""
         env = os.environ
+        predict_ref = overrides.get("predict_ref") or env.get("COG_PREDICT") or env.get("COG_PREDICT_TYPE_STUB")
+        train_ref = env.get("COG_TRAIN") or env.get("COG_TRAIN_TYPE_STUB") or None
+        max_concurrency = env.get("COG_MAX_CONCURRENCY")
+        if not predict_ref:
+            project = read_project(overrides.get("project_dir") or os.getcwd())  # PyYAML's import only here
+            if project is not None:
+                predict_ref = project.predict_ref
+                train_ref = train_ref or project.train_ref
+                if max_concurrency is None and project.max_concurrency is not None:
+                    max_concurrency = str(project.max_concurrency)
         values: Dict[str, Any] = {
-            "predict_ref": env.get("COG_PREDICT", "predict.py:Predictor"),
-            "train_ref": env.get("COG_TRAIN") or None,
-            "max_concurrency": int(env.get("COG_MAX_CONCURRENCY", "1")),
+            "predict_ref": predict_ref or "predict.py:Predictor",
+            "train_ref": train_ref,
+            "max_concurrency": int(max_concurrency or "1"),
             "worker_python": env.get("COG_WORKER_PYTHON") or sys.executable,
             "setup_timeout": float(env["COG_SETUP_TIMEOUT"]) if env.get("COG_SETUP_TIMEOUT") else None,
             "webhook_auth_token": env.get("WEBHOOK_AUTH_TOKEN") or None,
@@ -89,6 +114,7 @@ class Job:
         self.kind = kind  # the worker's op
         self.id = job_id or uuid.uuid4().hex
         self.input = request.get("input") or {}
+        self.context: Dict[str, str] = request.get("context") or {}  # for the model's cog.current_scope().context
         self.created_at = request.get("created_at") or now_iso()
         self.started_at: Optional[str] = None
         self.completed_at: Optional[str] = None
@@ -181,6 +207,7 @@ class Runtime:
         self._crashes_in_a_row = 0
         self._stopping = False
         self._takes_files: Dict[Kind, bool] = {}
+        self._concurrency_taken = False
         self.client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0))
 
     # -- lifecycle --------------------------------------------------------------------------------------
@@ -223,6 +250,7 @@ class Runtime:
         if message["train_signature"]:
             self.train_signature = Signature.from_json(message["train_signature"])
         self.schema = message["schema"]
+        self._take_concurrency(message.get("concurrency_max"))
         if self.settings.max_concurrency > 1 and not message["is_async"]:
             log.warning("predict() is synchronous: predictions run one at a time although concurrency.max is %d; "
                         "make it `async def` to run them concurrently", self.settings.max_concurrency)
@@ -235,6 +263,16 @@ class Runtime:
         self.status = Health.READY
         self._ready.set()
         self.spawn(self._watch(worker))
+
+    def _take_concurrency(self, declared: Optional[int]) -> None:
+        """predict()'s @cog.concurrent(max=N) raises the slots when the settings (cog.yaml's concurrency.max, or
+        COG_MAX_CONCURRENCY) leave them at 1."""
+        if not declared or declared <= 1 or self.settings.max_concurrency != 1 or self._concurrency_taken:
+            return
+        self._concurrency_taken = True
+        for _ in range(declared - 1):
+            self._slots.release()
+        self.settings.max_concurrency = declared
 
     def _finish_setup(self, status: Status) -> None:
         self.setup.update(completed_at=now_iso(), status=status, logs="".join(self.setup_logs))
@@ -282,24 +320,30 @@ class Runtime:
     # -- messages from the worker -----------------------------------------------------------------------
 
     def _on_message(self, message: Any) -> None:  # an Event
+        if message["type"] == "log":
+            echo(message["data"])
         job_id = message.get("id")
         if job_id is not None:
             job = self.jobs.get(job_id)
             if job is not None:
                 job.events.put_nowait(message)
         elif message["type"] == "log":
-            self._on_raw_output(message["data"])
+            self._attribute(message["data"])
         elif not self._setup_result.done():
             self._setup_result.set_result(message)
 
     def _on_raw_output(self, text: str) -> None:
+        """What the model's process wrote outside the protocol (C libraries, subprocesses, crash dumps)."""
+        echo(text)
+        self._attribute(text)
+
+    def _attribute(self, text: str) -> None:
+        """Output that names no job: the one job in the worker's, or setup's while it runs."""
         running = [j for j in self.jobs.values() if j.in_worker]
         if len(running) == 1:
             running[0].events.put_nowait({"type": "log", "id": running[0].id, "data": text})
         elif self.status == Health.STARTING:
             self.setup_logs.append(text)
-        else:
-            sys.stderr.write(text)
 
     # -- jobs -------------------------------------------------------------------------------------------
 
@@ -389,7 +433,10 @@ class Runtime:
         job.in_worker = True
         self.metrics.started()
         job.emit("start", {"id": job.id, "status": job.status})
-        self.worker.send({"op": job.kind, "id": job.id, "input": arguments})
+        command: JobCommand = {"op": job.kind, "id": job.id, "input": arguments}
+        if job.context:
+            command["context"] = job.context
+        self.worker.send(command)
         upload_url = job.output_file_prefix or self.settings.upload_url
         while True:
             message = await job.events.get()
@@ -432,6 +479,8 @@ class Runtime:
             self._crashes_in_a_row = 0
         if "predict_time" in message:
             job.metrics["predict_time"] = message["predict_time"]
+        for name, value in (message.get("metrics") or {}).items():  # the model's own; predict_time is ours
+            job.metrics.setdefault(name, value)
         self._finish(job, status, output=output, error=message.get("error"))
 
     def _finish(self, job: Job, status: Status, output: Any = None, error: Optional[str] = None) -> None:

@@ -90,11 +90,17 @@ class Server:
 
 
 class ProcessServer(Server):
-    """`python -m cog.server.http` in its own process, with a worker process of its own."""
+    """`python -m cog.server.http` in its own process, with a worker process of its own. With `log`, what it
+    writes (stdout and stderr) goes to that file: `.output()` reads it."""
 
-    def __init__(self, process: subprocess.Popen, url: str) -> None:
+    def __init__(self, process: subprocess.Popen, url: str, log: Optional[Path] = None) -> None:
         super().__init__(url)
         self.process = process
+        self.log = log
+
+    def output(self) -> str:
+        assert self.log is not None, "start the server with log=PATH to read what it writes"
+        return self.log.read_text(errors="replace")
 
     def running(self) -> bool:
         return self.process.poll() is None
@@ -154,25 +160,36 @@ def _servers(make: Callable[..., Server]) -> Iterator[Callable[..., Server]]:
 
 @pytest.fixture
 def serve() -> Iterator[Callable[..., Server]]:
-    """serve(predict_ref, wait=..., **Settings fields) → an InProcessServer for a model in fixtures/."""
+    """serve(predict_ref, wait=..., **Settings fields) → an InProcessServer for a model in fixtures/ (or in
+    project_dir=...)."""
     yield from _servers(lambda predict, **settings: InProcessServer(
-        Settings(predict_ref=predict, project_dir=str(FIXTURES), **settings)))
+        Settings(**{"project_dir": str(FIXTURES), **settings, "predict_ref": predict})))
 
 
-def _process_server(predict: str, *, args: List[str] = (), **env: str) -> Server:
+def _process_server(predict: Optional[str], *, args: List[str] = (), cwd: Path = FIXTURES,
+                    log: Optional[Path] = None, **env: str) -> Server:
     port = free_port()
-    environment = dict(os.environ, COG_PREDICT=predict, PYTHONPATH=str(REPO))
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("COG_")}
+    environment["PYTHONPATH"] = str(REPO)
+    if predict is not None:
+        environment["COG_PREDICT"] = predict
     environment.update(env)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "cog.server.http", "--host", "127.0.0.1", "--port", str(port), *args],
-        cwd=FIXTURES, env=environment,
-    )
-    return ProcessServer(process, f"http://127.0.0.1:{port}")
+    output = open(log, "wb") if log is not None else None
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "cog.server.http", "--host", "127.0.0.1", "--port", str(port), *args],
+            cwd=cwd, env=environment, stdout=output, stderr=subprocess.STDOUT if output else None,
+        )
+    finally:
+        if output is not None:
+            output.close()
+    return ProcessServer(process, f"http://127.0.0.1:{port}", log)
 
 
 @pytest.fixture
 def start_server() -> Iterator[Callable[..., Server]]:
-    """start_server(predict_ref, wait=..., args=[...], **environment) → a ProcessServer for a model in fixtures/."""
+    """start_server(predict_ref, wait=..., args=[...], cwd=..., log=PATH, **environment) → a ProcessServer for a
+    model in fixtures/ (or in `cwd`); predict_ref None leaves COG_PREDICT unset (cog.yaml in `cwd` says)."""
     yield from _servers(_process_server)
 
 

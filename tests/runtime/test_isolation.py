@@ -66,11 +66,12 @@ def test_model_environment_without_any_third_party_package(start_server, bare_py
 
 # -- the SDK alone: the standard library and nothing else ------------------------------------------------------
 
-SDK = ["__init__.py", "_version.py", "types.py", "sdk"]  # what a model's environment needs of cog
+SDK = ["__init__.py", "_version.py", "types.py", "sdk", "coder"]  # what a model's environment needs of cog
 
 BARE_MODEL = '''from typing import Iterator
 
-from cog import BasePredictor, Input, Path
+from cog import BasePredictor, Input, Path, current_scope
+from cog.coder import json_coder  # noqa: F401
 
 
 class Predictor(BasePredictor):
@@ -78,7 +79,9 @@ class Predictor(BasePredictor):
         print("set up")
 
     def predict(self, text: str = Input(description="Text"), n: int = Input(default=2, ge=1)) -> Iterator[Path]:
+        current_scope().record_metric("who", current_scope().context.get("who"))
         for i in range(n):
+            current_scope().record_metric("items", 1, mode="incr")
             print("item", i)
             path = Path(f"{i}.txt").resolve()
             path.write_text(text * (i + 1))
@@ -136,12 +139,14 @@ def test_the_sdk_alone_runs_a_prediction_through_the_worker_protocol(sdk_alone: 
         assert setup_log == {"type": "log", "id": None, "data": "set up\n"}
         assert ready["type"] == "ready" and ready["is_async"] is False
         assert [f["name"] for f in ready["signature"]["inputs"]] == ["text", "n"]
-        os.write(commands_w, encode({"op": "predict", "id": "p1", "input": {"text": "ab", "n": 2}}))
+        os.write(commands_w, encode({"op": "predict", "id": "p1", "input": {"text": "ab", "n": 2},
+                                     "context": {"who": "bare"}}))
         messages = [events.next() for _ in range(5)]
         assert [(m["type"], m.get("data")) for m in messages] == [
             ("log", "item 0\n"), ("output", None), ("log", "item 1\n"), ("output", None), ("done", None)]
         done = messages[-1]
         assert done["id"] == "p1" and done["status"] == Status.SUCCEEDED and done["error"] is None
+        assert done["metrics"] == {"who": "bare", "items": 2}
         files = [item[FILE_MARKER] for item in done["output"]]
         assert [Path(f).read_text() for f in files] == ["ab", "abab"]
         assert [m["value"] for m in messages if m["type"] == "output"] == done["output"]
@@ -173,6 +178,7 @@ class _Events:
 
 def test_the_sdk_parses_as_python_3_8() -> None:
     """Models may run on 3.8: the grammar of every SDK module is 3.8's (what the interpreter checks at import)."""
-    files = [REPO / "cog" / name for name in SDK if not name.endswith("sdk")] + sorted((REPO / "cog" / "sdk").glob("*.py"))
+    files = [REPO / "cog" / name for name in SDK if name.endswith(".py")]
+    files += [path for name in SDK if not name.endswith(".py") for path in sorted((REPO / "cog" / name).glob("*.py"))]
     for path in files:
         ast.parse(path.read_text(), str(path), feature_version=(3, 8))

@@ -85,7 +85,7 @@ def test_train_adds_training_endpoints() -> None:
 @pytest.mark.parametrize("ref, message", [
     ("bad_declarations.py:DefaultOutOfRange", "input 'steps': default 100 is invalid because it is greater than le=50"),
     ("bad_declarations.py:ChoicesOnFloat", "input 'scale': choices are supported only for str and int"),
-    ("bad_declarations.py:UnsupportedType", "input 'options': unsupported type dict"),
+    ("bad_declarations.py:UnsupportedType", "input 'options': unsupported type bytes"),
     ("hello.py:Missing", "hello.py has no 'Missing'"),
     ("nowhere.py:Predictor", "nowhere.py does not exist"),
 ])
