@@ -9,6 +9,7 @@ meets them; `last_line` takes the line that says what went wrong from a child pr
     ├── StorageUnavailable     the store's file system cannot be reached    (cog.packages.store)
     ├── BlobMismatch           an uploaded blob is not what its name says   (cog.packages.store)
     ├── BlobTooLarge           an upload is larger than it was announced    (cog.packages.store)
+    ├── UploadDiscarded        an upload stalled past the grace; collected  (cog.packages.store)
     └── MissingBlobs           the server lacks blobs a package names       (cog.packages.client)
 
     ConfigWarning              a choice or guess made for the user; shown, never fatal

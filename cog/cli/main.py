@@ -533,3 +533,28 @@ def main() -> None:
         raise SystemExit(1) from None
     except KeyboardInterrupt:
         raise SystemExit(130) from None
+    except Exception as exc:
+        # A backstop: Docker's and httpx's errors are translated where they are met; one that was missed still
+        # gets one line (with --debug, its traceback).
+        line = _foreign_error(exc)
+        if line is None or output.debugging():
+            raise
+        output.error(line)
+        raise SystemExit(1) from None
+
+
+def _foreign_error(exc: Exception) -> str | None:
+    """One line for an error of python-on-whales or httpx that reached the top; None for any other."""
+    module = type(exc).__module__
+    if module.startswith("python_on_whales"):
+        from cog.errors import last_line
+
+        reason = last_line(getattr(exc, "stderr", None) or "", "no reason given").removeprefix("Error response from daemon: ")
+        return f"a Docker command failed ({reason}); check that Docker runs (docker info), or run again with --debug"
+    if module.startswith(("httpx", "httpcore")):
+        from cog.http_errors import http_failure
+
+        request = getattr(exc, "_request", None)
+        where = f" to {request.url.scheme}://{request.url.netloc.decode()}" if request is not None else ""
+        return f"a request{where} failed ({http_failure(exc)}); run again with --debug for details"
+    return None

@@ -57,60 +57,158 @@ def server(
         None, "--token-file", help="Where to write the admin token created at first start (default: in the user's data directory)."
     ),
     max_blob_size: int = typer.Option(200 * 1024**3, "--max-blob-size", min=1, help="Largest file accepted, in bytes."),
+    gc_grace: float = typer.Option(
+        3600.0, "--gc-grace", envvar="COG_GC_GRACE", min=0,
+        help="Seconds an upload that was never finished, or a blob no package uses, is kept before it is deleted. "
+             "Unfinished uploads are collected at start and every few minutes; unused blobs when a package is deleted.",
+    ),
     ca_bundle: Optional[Path] = typer.Option(None, "--ca-bundle", envvar="COG_CA_BUNDLE", dir_okay=False, help="CA certificates for networked build steps."),
     base_image_mirror: Optional[str] = typer.Option(None, "--base-image-mirror", envvar="COG_BASE_IMAGE_MIRROR", help="Registry to take base images from."),
 ) -> None:
     """Keep packages in a store and build their images: the central registry of models."""
-    import os
+    from datetime import timedelta
 
     import platformdirs
     import uvicorn
 
     from cog.images import docker
     from cog.cli import output
-    from cog.packages.api import ServerState, create_app
+    from cog.packages.api import ServerState, UploadCollector, create_app
     from cog.packages.builds import BuildQueue, BuildSettings
-    from cog.packages.settings import local_admin_token_file
-    from cog.packages.store import Store
 
-    data = Path(platformdirs.user_data_dir("cog"))
-    store = Store(storage or (data / "store").as_uri())
-    store.check()
-    if not store.has_tokens():
-        token_file = token_file or local_admin_token_file()
-        token_file.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w") as out:
-            out.write(store.create_token("admin") + "\n")
-        output.info(f"Created the admin token in {token_file}; use it with: cog login http://{host}:{port} --password-stdin < {token_file}")
-    builds = None
-    if docker_registry:
-        docker.require_engine()
-        settings = BuildSettings(registry=docker_registry.rstrip("/"), builder=builder, max_builds=max_builds,
-                                 ca_bundle=ca_bundle, base_image_mirror=base_image_mirror)
-        builds = BuildQueue(store, settings, output.info)
-        resumed = builds.resume()
-        if resumed:
-            output.info(f"Resumed {resumed} builds")
-    app = create_app(ServerState(store=store, builds=builds, max_blob_size=max_blob_size))
+    # Everything that can be wrong is checked before anything is said: the port, the storage, the token file.
+    listening = _listen(host, port)
+    try:
+        store = _open_store(storage or (Path(platformdirs.user_data_dir("cog")) / "store").as_uri(), given=storage is not None)
+        grace = timedelta(seconds=gc_grace)
+        collector = UploadCollector(store, grace, output.info)
+        collector.collect()  # what a server killed in the middle of an upload left
+        if not store.has_tokens():
+            _create_admin_token(store, token_file, f"http://{host}:{port}", output.info)
+        builds = None
+        if docker_registry:
+            docker.require_engine()
+            settings = BuildSettings(registry=docker_registry.rstrip("/"), builder=builder, max_builds=max_builds,
+                                     ca_bundle=ca_bundle, base_image_mirror=base_image_mirror)
+            builds = BuildQueue(store, settings, output.info)
+            resumed = builds.resume()
+            if resumed:
+                output.info(f"Resumed {resumed} builds")
+    except BaseException:
+        listening.close()
+        raise
+    app = create_app(ServerState(store=store, builds=builds, max_blob_size=max_blob_size, gc_grace=grace))
     images = f"images to {docker_registry}" if docker_registry else "no image builds (no --docker-registry)"
     output.info(f"cog server on http://{host}:{port} (storage {store.url}; {images}); API docs at /docs")
+    collector.start()
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        # The socket bound above, so that no other program can take the port between the check and the serving.
+        uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[listening])
     finally:
+        collector.stop()
+        listening.close()
         if builds is not None:
             builds.shutdown()
 
 
+def _listen(host: str, port: int):
+    """A socket bound to HOST:PORT for the server, or a CogError saying why it cannot be."""
+    import errno
+    import socket
+
+    where = f"{host}:{port}" if ":" not in host else f"[{host}]:{port}"
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET  # as uvicorn chooses: localhost is 127.0.0.1
+    try:
+        family, kind, protocol, _, address = socket.getaddrinfo(host, port, family=family, type=socket.SOCK_STREAM)[0]
+    except (socket.gaierror, UnicodeError):
+        raise CogError(f"--host {host}: no such address on this machine; use 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)") from None
+    listening = socket.socket(family, kind, protocol)
+    try:
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: restart over TIME_WAIT
+        listening.bind(address)
+        listening.listen(2048)
+    except OSError as exc:
+        listening.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise CogError(f"port {port} on {host} is in use by another program (or another cog server); stop it, "
+                           f"or choose another port with --port") from None
+        if exc.errno == errno.EACCES:
+            raise CogError(f"cannot listen on {where}: ports below 1024 need more privileges; choose another port with --port") from None
+        if exc.errno == errno.EADDRNOTAVAIL:
+            raise CogError(f"--host {host} is not an address of this machine; use 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)") from None
+        raise CogError(f"cannot listen on {where}: {exc.strerror or type(exc).__name__}; choose another --host or --port") from None
+    return listening
+
+
+def _open_store(url: str, *, given: bool):
+    """The store at `url`, once it has answered and taken a write; else one line naming it and what to do."""
+    from cog.packages.store import StorageUnavailable, Store
+
+    where = f"--storage {url}" if given else f"the default storage {url}"
+    try:
+        store = Store(url)
+    except StorageUnavailable as exc:
+        if isinstance(exc.__cause__, (ValueError, ImportError)):  # fsspec: an unknown protocol, a missing backend
+            raise CogError(f"{where} is not a storage URL cog can use; give file:///PATH, s3://BUCKET/PREFIX, "
+                           f"gs://BUCKET/PREFIX or another fsspec URL whose package is installed") from None
+        raise CogError(f"{exc}; check {where}") from None
+    try:
+        store.check()
+        store.check_writable()
+    except StorageUnavailable as exc:
+        cause = exc.__cause__
+        if isinstance(cause, OSError) and cause.strerror:
+            raise CogError(f"{where} cannot be written to ({cause.strerror}); give a place this user can write to "
+                           f"with --storage (file:///PATH, s3://BUCKET/PREFIX, ...)") from None
+        raise CogError(f"{exc}; check {where} and its credentials") from None
+    return store
+
+
+def _create_admin_token(store, token_file: Optional[Path], url: str, say: Callable[[str], None]) -> None:
+    """The first start on an empty store: create the admin token and write it where the user can read it. The file
+    is opened first, so that a token nobody could read is never created."""
+    import os
+
+    from cog.packages.settings import local_admin_token_file
+
+    given = token_file is not None
+    token_file = token_file or local_admin_token_file()
+    try:
+        token_file.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    except OSError as exc:
+        blocking = next((parent for parent in token_file.parents if parent.exists() and not parent.is_dir()), None)
+        reason = f"{blocking} is a file, not a folder" if blocking else exc.strerror or type(exc).__name__
+        where = f"--token-file {token_file}" if given else f"the admin token's file {token_file}"
+        raise CogError(f"{where} cannot be written ({reason}); give a path this user can write to with --token-file") from None
+    with os.fdopen(descriptor, "w") as out:
+        out.write(store.create_token("admin") + "\n")
+    say(f"Created the admin token in {token_file}; use it with: cog login {url} --password-stdin < {token_file}")
+
+
 @remote_app.command("set")
 def remote_set(url: str = typer.Argument(..., help="http://HOST:PORT of a cog server.")) -> None:
-    """Use this cog server from every directory (a project's repo, if set, wins)."""
-    from cog.cli import output
+    """Use this cog server from every directory (a project's repo, if set, wins); says whether one answers there."""
     from cog.packages.settings import set_remote
 
     server = set_remote(url)
-    output.success(f"Remote set to {server}")
-    _adopt_local_admin_token(server)
+    if _say_set("Remote", server):
+        _adopt_local_admin_token(server)
+
+
+def _say_set(what: str, server: str, shown: str | None = None) -> bool:
+    """Say that the setting is kept, and whether a cog server answers there (one line either way); True if one does.
+    The setting is kept even when none answers: a server may be started after it."""
+    from cog.cli import output
+    from cog.packages.client import ServerClient
+
+    problem = ServerClient(server).identify()
+    if problem is None:
+        output.success(f"{what} set to {shown or server}")
+        return True
+    output.warning(f"{what} set to {shown or server}, but {problem}; start cog server there, or run "
+                   f"cog {what.lower()} set again with the right address")
+    return False
 
 
 def _adopt_local_admin_token(server: str) -> None:
@@ -123,7 +221,10 @@ def _adopt_local_admin_token(server: str) -> None:
     token_file = local_admin_token_file()
     if token_for(server) is not None or not token_file.is_file():
         return
-    token = token_file.read_text(encoding="utf-8").strip()
+    try:
+        token = token_file.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return  # not ours to read: cog login is the way
     try:
         ServerClient(server, token).check_token()
     except CogError:
@@ -134,11 +235,12 @@ def _adopt_local_admin_token(server: str) -> None:
 
 @repo_app.command("set")
 def repo_set(url: str = typer.Argument(..., help="http://HOST:PORT/OWNER/NAME: the server and the model.")) -> None:
-    """Push this project's packages to a model on a cog server (kept in the project's .cog/ folder)."""
-    from cog.cli import output
+    """Push this project's packages to a model on a cog server (kept in the project's .cog/ folder); says whether
+    one answers there."""
     from cog.packages.settings import set_repo
 
-    output.success(f"Repo set to {set_repo(url)}")
+    repo = set_repo(url)
+    _say_set("Repo", repo.server, str(repo))
 
 
 def list_packages() -> None:
@@ -252,19 +354,49 @@ def login_server(url: str, password_stdin: bool) -> None:
 
 def image_of(argument: str) -> str:
     """For infer/predict: a unique package-id prefix on the configured server → its pulled image (the GPU one when
-    there is a GPU here); anything else is an image name, returned as it is."""
+    there is a GPU here); else an image here, else an image pulled from its registry. When none of them is, one
+    line says what was tried: the server, the images here, the registry."""
     from cog.images import docker
-    from cog.cli import output
     from cog.packages.settings import current_repo
 
     repo = current_repo()
-    if repo is None or not PACKAGE_PREFIX.match(argument):
+    tried = []  # what was looked at, in order: the server (for what could be a package id), here, the registry
+    todo = ""
+    if PACKAGE_PREFIX.match(argument):
+        from cog.packages.client import ServerUnreachable
+
+        if repo is None:
+            tried.append("no cog server is set to find a package by that id")
+            todo = "to run a package, set its server (cog remote set http://HOST:PORT); to run an image, "
+        else:
+            try:
+                repo, client = _connect()
+                model, found = _locate(repo, client, argument)
+            except _NotAPackage:
+                tried.append(f"{repo} has no package {argument}")
+                todo = "to run a package, check its id (cog list); to run an image, "
+            except ServerUnreachable as exc:
+                tried.append(f"the cog server at {repo.server} did not answer ({exc.reason})")
+                todo = "to run a package, start its server (or cog remote set another); to run an image, "
+            else:
+                return _package_image(model, found)
+    docker.require_engine()
+    if docker.image_exists(argument):
         return argument
-    repo, client = _connect()
-    try:
-        model, found = _locate(repo, client, argument)
-    except _NotAPackage:
+    problem = docker.try_pull(argument)
+    if problem is None:
         return argument
+    tried += [f"there is no image {argument} here", f"it could not be pulled from {problem}"]
+    todo = todo or "check the name, or "
+    raise CogError(f"cannot run {argument}: {', '.join(tried[:-1])} and {tried[-1]}; "
+                   f"{todo}build it here (cog build -t NAME) or load it (docker load -i FILE)")
+
+
+def _package_image(model: str, found) -> str:
+    """The pulled image of a package: the GPU one when there is a GPU here and it was built."""
+    from cog.images import docker
+    from cog.cli import output
+
     built = {build.variant: build for build in found.builds if build.status == "succeeded"}
     build = built.get("gpu") if docker.gpu_available() and "gpu" in built else built.get("cpu") or built.get("gpu")
     if build is None:

@@ -16,7 +16,12 @@ from urllib.parse import unquote_to_bytes
 import httpx
 
 from cog.errors import CogError, last_line
+from cog.http_errors import HTTPX_ERRORS, describe_answer, http_failure
+from cog.sdk.protocol import Health
 
+
+# What GET /health-check says while Cog's runtime starts, runs, or has failed.
+_HEALTH_STATUSES = {status.value for status in Health}
 
 # The schema components of each kind of job, as Cog names them.
 COMPONENTS = {"predictions": ("Input", "Output"), "trainings": ("TrainingInput", "TrainingOutput")}
@@ -149,6 +154,15 @@ class Runtime:
 
     @classmethod
     def at(cls, url: str) -> "Runtime":
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        try:
+            valid = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+        except ValueError:  # a port that is not a number from 0 to 65535
+            valid = False
+        if not valid:
+            raise CogError(f"{url} is not the URL of a model server; expected http://HOST:PORT")
         return cls(url=url.rstrip("/"), client=httpx.Client(timeout=httpx.Timeout(None, connect=5.0)))
 
     def wait_until_ready(self, timeout: float, alive: Callable[[], str | None] = lambda: None,
@@ -163,10 +177,19 @@ class Runtime:
             if gone is not None:
                 raise CogError(f"the model server stopped before it was ready: {gone}")
             try:
-                health = self.client.get(f"{self.url}/health-check", timeout=2.0).json()
-            except (httpx.HTTPError, ValueError) as exc:
+                answer = self.client.get(f"{self.url}/health-check", timeout=2.0)
+            except HTTPX_ERRORS as exc:
                 if unreachable_after is not None and last == "no answer" and time.monotonic() - start > unreachable_after:
-                    raise CogError(f"cannot reach a model server at {self.url} ({type(exc).__name__})") from None
+                    raise CogError(f"cannot reach a model server at {self.url} ({http_failure(exc)}); check --url, "
+                                   f"and that the model's server runs there") from None
+                time.sleep(0.1)
+                continue
+            health = _json_or_none(answer)
+            if not isinstance(health, dict) or health.get("status") not in _HEALTH_STATUSES:
+                # Something answers, but not as Cog's runtime does: say what, once it has had time to start.
+                if unreachable_after is not None and time.monotonic() - start > unreachable_after:
+                    raise CogError(f"what answers at {self.url} is not a Cog model server (GET /health-check "
+                                   f"answered {describe_answer(answer)}); check --url") from None
                 time.sleep(0.1)
                 continue
             status = health.get("status")
@@ -182,19 +205,34 @@ class Runtime:
         raise CogError(f"the model server was not ready after {timeout:.0f} s (status: {last})")
 
     def schema(self) -> dict:
-        return self.client.get(f"{self.url}/openapi.json").json()
+        try:
+            answer = self.client.get(f"{self.url}/openapi.json")
+        except HTTPX_ERRORS as exc:
+            raise CogError(f"the model server at {self.url} stopped answering ({http_failure(exc)}) when asked for "
+                           f"its schema") from None
+        schema = _json_or_none(answer)
+        if not answer.is_success or not isinstance(schema, dict):
+            raise CogError(f"the model server at {self.url} did not give its schema (GET /openapi.json answered "
+                           f"{describe_answer(answer)})")
+        return schema
 
     def predict(self, inputs: dict, *, endpoint: str = "predictions", context: dict | None = None) -> dict:
         """The finished prediction's JSON, whatever its status; a refused request is a CogError."""
         request: dict = {"input": inputs}
         if context:
             request["context"] = context
-        response = self.client.post(f"{self.url}/{endpoint}", json=request)
+        try:
+            response = self.client.post(f"{self.url}/{endpoint}", json=request)
+        except HTTPX_ERRORS as exc:
+            noun = "training" if endpoint == "trainings" else "prediction"
+            raise CogError(f"the model server at {self.url} stopped answering during the {noun} "
+                           f"({http_failure(exc)}); it may have run out of memory or been stopped") from None
         body = _json_or_none(response)
         if response.status_code == 422 or (response.status_code >= 400 and body is not None):
             raise CogError(f"the model refused the input: {_detail(body) or response.text.strip()}")
-        if response.status_code >= 400:
-            raise CogError(f"the model server answered {response.status_code}: {response.text.strip()[:300]}")
+        if response.status_code >= 400 or not isinstance(body, dict):
+            raise CogError(f"the model server at {self.url} did not answer the {endpoint[:-1]} as Cog's runtime does "
+                           f"(POST /{endpoint} answered {describe_answer(response)})")
         return body
 
 
@@ -382,7 +420,8 @@ def _fetch(value: str) -> tuple[bytes, str | None]:
         return data, mime
     try:
         response = httpx.get(value, follow_redirects=True, timeout=60)
-        response.raise_for_status()
-    except httpx.HTTPError as exc:
-        raise CogError(f"could not fetch the output file {value}: {exc}") from None
+    except HTTPX_ERRORS as exc:
+        raise CogError(f"could not fetch the output file {value} ({http_failure(exc)})") from None
+    if not response.is_success:
+        raise CogError(f"could not fetch the output file {value}: it answered {describe_answer(response)}")
     return response.content, response.headers.get("content-type", "").split(";")[0] or None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -51,12 +52,21 @@ class Capabilities:
 def capabilities(builder: str | None) -> Capabilities:
     """Ask the builder rather than assume: the docker driver of an engine without the containerd image store
     builds one platform per call; container-based drivers build several but cannot load them."""
-    inspected = client().buildx.inspect(builder)
+    try:
+        inspected = client().buildx.inspect(builder)
+    except DockerException as exc:
+        reason = _exception_error(exc)
+        if builder:
+            raise CogError(f"--builder {builder}: there is no such buildx builder here ({reason}); see the builders "
+                           f"with docker buildx ls, or leave --builder out to use the active one") from None
+        raise CogError(f"cannot read the active buildx builder ({reason}); check docker buildx ls") from None
     if inspected.driver != "docker":
         return Capabilities(driver=inspected.driver, multi_platform_build=True, multi_platform_load=False)
-    containerd_store = any(
-        key == "driver-type" and "containerd" in value for key, value in (client().info().driver_status or [])
-    )
+    try:
+        driver_status = client().info().driver_status or []
+    except DockerException as exc:
+        raise CogError(f"cannot reach the Docker daemon ({_exception_error(exc)}); start Docker and try again") from None
+    containerd_store = any(key == "driver-type" and "containerd" in value for key, value in driver_status)
     return Capabilities(driver="docker", multi_platform_build=containerd_store, multi_platform_load=containerd_store)
 
 
@@ -127,7 +137,10 @@ def run_once(image: str, command: list[str], *, platform: str | None = None) -> 
     args = ["docker", "run", "--rm"]
     if platform:
         args += ["--platform", platform]
-    return subprocess.run([*args, image, *command], capture_output=True, text=True, timeout=600)
+    try:
+        return subprocess.run([*args, image, *command], capture_output=True, text=True, timeout=600)
+    except subprocess.TimeoutExpired:
+        raise CogError(f"`{' '.join(command)}` in a container of {image} did not finish within 10 minutes") from None
 
 
 def _run_build(log: Callable[[str], None], progress: str, **arguments) -> list[str]:
@@ -144,8 +157,80 @@ def _run_build(log: Callable[[str], None], progress: str, **arguments) -> list[s
         if progress == "quiet":
             for line in recent:
                 log(line)
+        unpulled = _unpulled_base_image([*lines, *_exception_error(exc).splitlines()])
+        if unpulled:
+            raise CogError(unpulled) from None
+        if arguments.get("builder") and re.search(r"no builder .* found", _exception_error(exc)):
+            raise CogError(f"--builder {arguments['builder']}: there is no such buildx builder here; see the builders "
+                           f"with docker buildx ls, or leave --builder out to use the active one") from None
         raise CogError(f"the image build failed: {_failure(lines) or _exception_error(exc)}") from None
     return lines
+
+
+# BuildKit's words when it cannot get an image a Dockerfile names (FROM, COPY --from, RUN --mount=from), e.g.
+# "failed to solve: python:3.12-slim: failed to resolve source metadata for docker.io/library/python:3.12-slim: ..."
+_SOURCE_METADATA = re.compile(
+    r"(?:failed to solve: (?P<written>\S+?): )?failed to resolve source metadata for (?P<reference>\S+?): (?P<reason>.+)$"
+)
+
+
+def _unpulled_base_image(lines: list[str]) -> str | None:
+    """The one line to say when a build failed because an image it starts from could not be pulled; else None."""
+    for line in reversed(lines):
+        found = _SOURCE_METADATA.search(line)
+        if found is None:
+            continue
+        reference = found.group("reference")
+        image = found.group("written") or reference
+        problem = registry_problem(found.group("reason"), reference)
+        return (
+            f"the base image {image} could not be pulled from its registry {problem}; take base images from a "
+            f"registry this machine reaches with --base-image-mirror HOST[:PORT] (or COG_BASE_IMAGE_MIRROR), or "
+            f"pre-load it: docker pull {image} on a connected machine, docker save {image} -o image.tar there, "
+            f"then docker load -i image.tar here"
+        )
+    return None
+
+
+def registry_of(reference: str) -> str:
+    """The registry an image reference is pulled from, as Docker reads it: python:3.12-slim → docker.io."""
+    first, slash, _ = reference.partition("/")
+    return first if slash and ("." in first or ":" in first or first == "localhost") else "docker.io"
+
+
+def registry_problem(reason: str, reference: str) -> str:
+    """Why the engine could not pull `reference`, from its error text, in our words and starting with the
+    registry: "docker.io (not reachable from here: no such host registry-1.docker.io)"."""
+    registry = registry_of(reference)
+    text = reason.lower()
+    host = re.search(r"lookup (\S+?)(?: on \S+)?: no such host", reason)
+    if host or "no such host" in text or "server misbehaving" in text or "temporary failure in name resolution" in text:
+        return f"{registry} (not reachable from here: no such host{' ' + host.group(1) if host else ''})"
+    for needle, words in (
+        ("connection refused", "connection refused"),
+        ("i/o timeout", "timed out"),
+        ("deadline exceeded", "timed out"),
+        ("network is unreachable", "the network is unreachable"),
+        ("no route to host", "no route to host"),
+        ("connection reset", "the connection was reset"),
+    ):
+        if needle in text:
+            return f"{registry} (not reachable from here: {words})"
+    if "server gave http response to https client" in text:
+        return f"{registry} (it speaks http, not https: add it to the engine's insecure-registries)"
+    if "x509" in text or "certificate" in text:
+        return f"{registry} (its TLS certificate is not trusted here)"
+    if "toomanyrequests" in text or "rate limit" in text:
+        return f"{registry} (it refused: too many requests; try again later, or docker login {registry})"
+    if "pull access denied" in text or "insufficient_scope" in text or "requested access to the resource is denied" in text:
+        return f"{registry} (access denied: it has no such image, or it needs docker login {registry})"
+    if "unauthorized" in text or "401" in text or "authentication required" in text:
+        return f"{registry} (it needs credentials: docker login {registry})"
+    if "not found" in text or "manifest unknown" in text or "no such manifest" in text:
+        return f"{registry} (it has no such image)"
+    if "no match for platform" in text:
+        return f"{registry} (it has the image, but not for this platform)"
+    return f"{registry} ({last_line(reason, 'unknown error').strip()})"
 
 
 def _failure(lines: list[str]) -> str | None:
@@ -202,10 +287,13 @@ class Served:
 
     def exited(self) -> str | None:
         """Why the container is gone (the end of its log), or None while it runs."""
-        container = client().container.inspect(self.container_id)
-        if container.state.running:
-            return None
-        last = last_line(client().container.logs(self.container_id, tail=20), "")
+        try:
+            container = client().container.inspect(self.container_id)
+            if container.state.running:
+                return None
+            last = last_line(client().container.logs(self.container_id, tail=20), "")
+        except DockerException:
+            return "its container is gone (removed, or the Docker daemon stopped)"
         return f"exit code {container.state.exit_code}" + (f": {last}" if last else "")
 
 
@@ -220,7 +308,11 @@ def serving(container: Container, *, port: int | None = None, host: str = "127.0
         raise CogError(f"could not start {container.image}: {_docker_error(result.stderr)}")
     container_id = result.stdout.strip()
     try:
-        bound = client().container.inspect(container_id).network_settings.ports["5000/tcp"][0]
+        try:
+            bound = client().container.inspect(container_id).network_settings.ports["5000/tcp"][0]
+        except (DockerException, KeyError, IndexError, TypeError):
+            gone = Served(url="", container_id=container_id).exited() or "no published port"
+            raise CogError(f"{container.image} stopped as soon as it started: {gone}") from None
         yield Served(url=f"http://{bound['HostIp']}:{bound['HostPort']}", container_id=container_id)
     finally:
         subprocess.run(["docker", "rm", "--force", container_id], capture_output=True)
@@ -269,11 +361,21 @@ def gpu_available() -> bool:
 
 
 def image_exists(image: str) -> bool:
-    return client().image.exists(image)
+    try:
+        return client().image.exists(image)
+    except DockerException as exc:
+        if "invalid reference format" in _exception_error(exc).lower():
+            raise CogError(f"{image} is not a valid image name: names are lowercase, as REGISTRY/NAME[:TAG]") from None
+        raise CogError(f"cannot ask the Docker daemon about {image} ({_exception_error(exc)}); start Docker and try again") from None
 
 
 def image_labels(image: str) -> dict[str, str]:
-    return client().image.inspect(image).config.labels or {}
+    try:
+        return client().image.inspect(image).config.labels or {}
+    except DockerException as exc:
+        if not image_exists(image):
+            raise CogError(f"there is no image {image} here; build it (cog build -t {image}) or pull it (docker pull {image})") from None
+        raise CogError(f"cannot read the labels of {image} ({_exception_error(exc)})") from None
 
 
 def push(image: str, log: Callable[[str], None]) -> None:
@@ -286,9 +388,20 @@ def push(image: str, log: Callable[[str], None]) -> None:
 
 
 def pull(image: str) -> None:
+    problem = try_pull(image)
+    if problem is not None:
+        raise CogError(f"could not pull {image} from {problem}")
+
+
+def try_pull(image: str) -> str | None:
+    """Pull an image; None when it is here now, else why not, starting with its registry (registry_problem)."""
     result = subprocess.run(["docker", "pull", "--quiet", image], capture_output=True, text=True)
-    if result.returncode != 0:
-        raise CogError(f"could not pull {image}: {_docker_error(result.stderr)}")
+    if result.returncode == 0:
+        return None
+    reason = _docker_error(result.stderr)
+    if "invalid reference format" in reason.lower():
+        return f"{registry_of(image)} (it is not a valid image name: lowercase REGISTRY/NAME[:TAG])"
+    return registry_problem(reason, image)
 
 
 def login(registry: str, username: str, password: str) -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Callable, Literal
 
 from anyio import from_thread, to_thread
 from fastapi import Depends, FastAPI, Header, Path as PathParam, Request, Response
@@ -28,10 +28,55 @@ from cog.packages.builds import BuildQueue
 from cog.packages.manifest import Manifest, UnsafePath, check_link
 from cog.packages.package import CHUNK, zip_chunks
 from cog.packages.records import ID_PREFIX, MODEL_PART_RULE, Package, PackageDetail, PackageSummary, check_model_part
-from cog.packages.store import BlobMismatch, BlobTooLarge, StorageUnavailable, Store
+from cog.packages.store import BlobMismatch, BlobTooLarge, StorageUnavailable, Store, UploadDiscarded
 
 DEFAULT_MAX_BLOB_SIZE = 200 * 1024**3
 GC_GRACE = timedelta(hours=1)  # uploaded blobs a client has not committed yet are that long safe from collection
+
+
+class UploadCollector:
+    """Deletes the partial files of uploads that were never finished (a server killed mid-upload, a client gone),
+    once they are older than the grace: at start (`collect`), then every `interval` seconds in a thread
+    (`start`, `stop`), so that a store never grows from interrupted pushes. Servers sharing a store may each run
+    one: what one deletes, the others skip."""
+
+    def __init__(self, store: Store, grace: timedelta, log: Callable[[str], None], interval: float | None = None) -> None:
+        self.store, self.grace, self.log = store, grace, log
+        # Often enough that nothing stays much past its grace, rarely enough to cost nothing (a listing of uploads/).
+        self.interval = interval if interval is not None else min(max(grace.total_seconds() / 4, 1.0), 300.0)
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def collect(self) -> int:
+        deleted = self.store.collect_abandoned_uploads(self.grace)
+        if deleted:
+            self.log(f"Deleted {deleted} unfinished uploads older than {_duration(self.grace)}")
+        return deleted
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="cog-upload-collector", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self.interval):
+            try:
+                self.collect()
+            except StorageUnavailable:
+                pass  # the storage is down for now: the next round tries again, and requests say so meanwhile
+
+
+def _duration(span: timedelta) -> str:
+    seconds = span.total_seconds()
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return f"{seconds / 3600:.0f} h"
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds:g} s"
 
 
 class ApiError(Exception):
@@ -171,6 +216,8 @@ def create_app(state: ServerState) -> FastAPI:
             raise ApiError(400, f"body: {exc}") from None
         except BlobTooLarge as exc:
             raise ApiError(413, f"body: {exc}") from None
+        except UploadDiscarded as exc:
+            raise ApiError(408, f"body: {exc} (after {_duration(state.gc_grace)})") from None
         if not created:
             response.status_code = 200
         return {"sha256": digest, "created": created}

@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import BinaryIO, Callable, ContextManager
 
 import httpx
+from pydantic import ValidationError
 
 from cog.errors import CogError
+from cog.http_errors import HTTPX_ERRORS, describe_answer, http_failure
 from cog.packages.manifest import Entry, Manifest
 from cog.packages.package import CHUNK, LocalPackage, write_zip
 from cog.packages.records import Build, PackageDetail, PackageSummary
@@ -33,22 +35,49 @@ class MissingBlobs(CogError):
         self.missing = missing
 
 
+class ServerUnreachable(CogError):
+    """No HTTP answer from the server; `reason` says why in a few words ("connection refused: ...")."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class ServerClient:
     def __init__(self, server: str, token: str | None = None, *, transport: httpx.BaseTransport | None = None) -> None:
         self.server = server
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         # No read timeout: a blob upload's answer comes only once the store has the whole blob.
-        self._http = httpx.Client(base_url=f"{server}/v1", headers=headers, timeout=httpx.Timeout(30.0, read=None),
-                                  transport=transport)
+        try:
+            self._http = httpx.Client(base_url=f"{server}/v1", headers=headers, timeout=httpx.Timeout(30.0, read=None),
+                                      transport=transport)
+        except HTTPX_ERRORS:
+            raise CogError(f"{server} is not a valid server URL; expected http://HOST[:PORT]") from None
 
     def health(self) -> dict:
-        return self._call("GET", "/health").json()
+        return self._parse(self._call("GET", "/health"), _health)
+
+    def identify(self, timeout: float = 5.0) -> str | None:
+        """None when a cog server answers here (its storage up); else a clause saying what answered instead: "no cog
+        server answers there (connection refused: ...)", "what answers there is not a cog server (GET /v1/health
+        answered HTTP 404 with text/html, from nginx)"."""
+        try:
+            answer = self._http.get("/health", timeout=timeout)
+        except HTTPX_ERRORS as exc:
+            return f"no cog server answers there ({http_failure(exc)})"
+        body = _json_or_none(answer)
+        detail = body.get("detail") if isinstance(body, dict) else None
+        if answer.status_code == 503 and isinstance(detail, str) and detail.startswith("the storage "):
+            return f"the cog server there answers that {detail}"
+        if answer.is_success and isinstance(body, dict) and body.get("status") == "ok" and "version" in body:
+            return None
+        return f"what answers there is not a cog server (GET /v1/health answered {describe_answer(answer)})"
 
     def check_token(self) -> None:
-        self._call("GET", "/auth")
+        self._parse(self._call("GET", "/auth"), _health)
 
     def missing_blobs(self, digests: list[str]) -> list[str]:
-        return self._call("POST", "/blobs/missing", json={"digests": digests}).json()["missing"]
+        return self._parse(self._call("POST", "/blobs/missing", json={"digests": digests}), _missing)
 
     def upload_blob(self, entry: Entry, open_entry: Callable[[Entry], ContextManager[BinaryIO]],
                     advance: Callable[[int], None]) -> None:
@@ -62,17 +91,17 @@ class ServerClient:
 
     def commit(self, model: str, manifest: Manifest) -> PackageDetail:
         body = {"manifest": manifest.model_dump()}
-        return PackageDetail.model_validate_json(self._call("POST", f"/models/{model}/packages", json=body).content)
+        return self._parse(self._call("POST", f"/models/{model}/packages", json=body), PackageDetail.model_validate)
 
     def packages(self, model: str | None = None, prefix: str = "") -> list[PackageSummary]:
         if model is None:
             answer = self._call("GET", "/packages", params={"prefix": prefix})
         else:
             answer = self._call("GET", f"/models/{model}/packages")
-        return [PackageSummary.model_validate(item) for item in answer.json()]
+        return self._parse(answer, _summaries)
 
     def package(self, model: str, prefix: str) -> PackageDetail:
-        return PackageDetail.model_validate_json(self._call("GET", f"/models/{model}/packages/{prefix}").content)
+        return self._parse(self._call("GET", f"/models/{model}/packages/{prefix}"), PackageDetail.model_validate)
 
     def build_log(self, model: str, package_id: str, variant: str) -> str:
         return self._call("GET", f"/models/{model}/packages/{package_id}/builds/{variant}/log").text
@@ -87,8 +116,10 @@ class ServerClient:
 
         try:
             write_zip(chunks(), destination)
-        except httpx.HTTPError as exc:
+        except HTTPX_ERRORS as exc:
             raise self._unreachable(exc) from None
+        except OSError as exc:
+            raise CogError(f"cannot write {destination}: {exc.strerror or type(exc).__name__}") from None
 
     def delete(self, model: str, package_id: str) -> None:
         self._call("DELETE", f"/models/{model}/packages/{package_id}")
@@ -138,7 +169,7 @@ class ServerClient:
     def _call(self, method: str, path: str, **arguments) -> httpx.Response:
         try:
             answer = self._http.request(method, path, **arguments)
-        except httpx.HTTPError as exc:
+        except HTTPX_ERRORS as exc:
             raise self._unreachable(exc) from None
         self._check(answer)
         return answer
@@ -147,17 +178,57 @@ class ServerClient:
         if answer.is_success:
             return
         answer.read()
-        try:
-            body = answer.json()
-        except ValueError:
-            body = {"detail": answer.text.strip()[:200] or answer.reason_phrase}
+        body = _json_or_none(answer)
         detail = body.get("detail") if isinstance(body, dict) else None
-        detail = detail if isinstance(detail, str) else str(detail or answer.reason_phrase)
+        if not isinstance(detail, str):
+            raise self._not_a_cog_server(answer)  # a proxy's page, another program: say what answered, not its text
+        detail = detail.strip().replace("\n", " ")
         if answer.status_code == 401:
             raise CogError(f"{self.server}: {detail}")
-        if answer.status_code == 409 and "missing" in body:
+        if answer.status_code == 409 and isinstance(body.get("missing"), list):
             raise MissingBlobs(detail, body["missing"])
         raise CogError(f"{self.server} answered {answer.status_code}: {detail}")
 
-    def _unreachable(self, exc: httpx.HTTPError) -> CogError:
-        return CogError(f"cannot reach the cog server at {self.server} ({exc or type(exc).__name__})")
+    def _parse(self, answer: httpx.Response, read: Callable):
+        """A successful answer's JSON, read by `read`; an answer that is not a cog server's is a CogError."""
+        try:
+            return read(answer.json())
+        except (ValueError, KeyError, TypeError, ValidationError):  # pydantic's ValidationError is a ValueError
+            raise self._not_a_cog_server(answer) from None
+
+    def _not_a_cog_server(self, answer: httpx.Response) -> CogError:
+        return CogError(f"what answers at {self.server} is not a cog server ({answer.request.method} "
+                        f"{answer.request.url.path} answered {describe_answer(answer)}); check the address, and set "
+                        f"the right one with cog remote set http://HOST:PORT")
+
+    def _unreachable(self, exc: Exception) -> CogError:
+        reason = http_failure(exc)
+        return ServerUnreachable(f"cannot reach the cog server at {self.server} ({reason}); check that cog server "
+                                 f"runs there, or set another address with cog remote set http://HOST:PORT", reason)
+
+
+def _json_or_none(answer: httpx.Response):
+    try:
+        return answer.json()
+    except ValueError:
+        return None
+
+
+def _health(body) -> dict:
+    """GET /v1/health's and /v1/auth's answer: {"status": "ok", ...}."""
+    if not isinstance(body, dict) or body.get("status") != "ok":
+        raise ValueError("not a cog server's answer")
+    return body
+
+
+def _missing(body) -> list[str]:
+    missing = body["missing"]
+    if not isinstance(missing, list) or not all(isinstance(digest, str) for digest in missing):
+        raise ValueError("not a list of digests")
+    return missing
+
+
+def _summaries(body) -> list[PackageSummary]:
+    if not isinstance(body, list):
+        raise ValueError("not a list of packages")
+    return [PackageSummary.model_validate(item) for item in body]

@@ -36,7 +36,11 @@ class Repo:
 
 def parse_server(url: str) -> str:
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number from 0 to 65535
+    except ValueError:
+        raise CogError(f"{url} is not a server URL: its port is not a number from 1 to 65535; expected http://HOST[:PORT]") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
         raise CogError(f"{url} is not a server URL; expected http://HOST[:PORT]")
     return url.rstrip("/")
 

@@ -46,6 +46,10 @@ class BlobTooLarge(CogError):
     pass
 
 
+class UploadDiscarded(CogError):
+    """An upload stalled for longer than the grace, and its partial file was collected as abandoned."""
+
+
 class Store:
     def __init__(self, url: str, **options) -> None:
         self.url = url
@@ -88,8 +92,12 @@ class Store:
                     out.write(chunk)
             if digest.hexdigest() != sha256:
                 raise BlobMismatch(f"the content's sha256 is {digest.hexdigest()}, not {sha256} as named")
-            with self._guard():
-                self.fs.mv(temporary, self.blob_path(sha256))
+            try:
+                with self._guard():
+                    self.fs.mv(temporary, self.blob_path(sha256))
+            except FileNotFoundError:  # collect_abandoned_uploads took it: no byte came for longer than the grace
+                raise UploadDiscarded("the upload stalled for longer than unfinished uploads are kept, and was "
+                                      "discarded; send it again") from None
         finally:
             self._remove(temporary)
         return True
@@ -164,9 +172,24 @@ class Store:
                 if digest not in referenced and self._modified(path) < cutoff:
                     self._remove(path)
                     deleted.append(digest)
+        self.collect_abandoned_uploads(grace)
+        return deleted
+
+    def collect_abandoned_uploads(self, grace: timedelta) -> int:
+        """Delete what is under uploads/ and was last written more than `grace` ago: the partial files of uploads
+        whose server was killed, or whose client went away. A live upload is younger (each write touches it).
+        Returns how many were deleted."""
+        cutoff = datetime.now(timezone.utc) - grace
+        deleted = 0
+        with self._guard():
             for path in self.fs.find(self._path("uploads")):
-                if self._modified(path) < cutoff:
+                try:
+                    old = self._modified(path) < cutoff
+                except FileNotFoundError:  # published or deleted by its writer meanwhile
+                    continue
+                if old:
                     self._remove(path)
+                    deleted += 1
         return deleted
 
     # --- builds --------------------------------------------------------------------------------------------
@@ -228,6 +251,16 @@ class Store:
         """Raise StorageUnavailable unless the store answers."""
         with self._guard():
             self.fs.exists(self._path("tokens"))
+
+    def check_writable(self) -> None:
+        """Raise StorageUnavailable unless a file can be written (and deleted) in the store."""
+        probe = self._path("uploads", f"probe-{uuid.uuid4().hex}")
+        try:
+            with self._guard():
+                self.fs.pipe_file(probe, b"")
+        except FileNotFoundError as exc:  # a folder on the way is missing and cannot be made
+            raise StorageUnavailable(f"the storage {self.url} is unavailable: {exc.strerror or 'no such folder'}") from exc
+        self._remove(probe)
 
     def _path(self, *parts: str) -> str:
         return "/".join([self.root, *parts])

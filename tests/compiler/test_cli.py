@@ -114,7 +114,9 @@ def test_predict_against_an_unreachable_url_fails_fast(tmp_path):
         port = probe.getsockname()[1]  # closed again once the probe goes
     result = run("predict", "--url", f"http://127.0.0.1:{port}", "-i", "text=x", cwd=tmp_path)
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines()[-1] == f"error: cannot reach a model server at http://127.0.0.1:{port} (ConnectError)"
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: cannot reach a model server at http://127.0.0.1:{port} (connection refused: nothing listens on that "
+        f"port); check --url, and that the model's server runs there")
 
 
 def test_generate_dockerfile_adds_what_cogs_sdk_brought_along(make_project):

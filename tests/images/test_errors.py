@@ -1,0 +1,146 @@
+"""What cog says when the engine cannot give it an image: one line naming the image, what was tried and what to do,
+never python-on-whales' text or BuildKit's raw error. Through the real CLI and the real engine.
+
+This machine reaches no public registry, so an image that is not here and not in a registry on loopback cannot be
+pulled: that is the air-gapped case these tests are about."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import uuid
+
+from tests.images.conftest import OPEN_REGISTRY
+from tests.loopback import free_port
+
+PREDICT = "from cog import BasePredictor\n\nclass Predictor(BasePredictor):\n    def predict(self, text: str) -> str:\n        return text\n"
+# The words of a registry this machine cannot reach (which depend on its resolver).
+UNREACHABLE = r"not reachable from here: (no such host registry-1\.docker\.io|no such host|timed out|the network is unreachable)"
+TODO = ("take base images from a registry this machine reaches with --base-image-mirror HOST[:PORT] (or "
+        "COG_BASE_IMAGE_MIRROR), or pre-load it: docker pull {image} on a connected machine, docker save {image} -o "
+        "image.tar there, then docker load -i image.tar here")
+
+
+def one_error_line(result: subprocess.CompletedProcess) -> str:
+    """Exit 1, and the last line of stderr is the only error line; no traceback, no BuildKit error text."""
+    assert result.returncode == 1, result.stderr[-3000:]
+    lines = result.stderr.rstrip().splitlines()
+    assert [line for line in lines if line.startswith("error:")] == lines[-1:], result.stderr[-3000:]
+    assert "Traceback" not in result.stderr and "python_on_whales" not in result.stderr
+    assert "failed to resolve" not in lines[-1] and "failed to solve" not in lines[-1]
+    return lines[-1]
+
+
+def write_project(directory, config: str):
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "cog.yaml").write_text(config)
+    (directory / "predict.py").write_text(PREDICT)
+    return directory
+
+
+def mirror_with(*images: tuple[str, str]) -> str:
+    """A fresh mirror on the loopback registry holding only these (official name, path in the mirror) images."""
+    mirror = f"{OPEN_REGISTRY}/mirror-{uuid.uuid4().hex[:8]}"
+    for official, path in images:
+        subprocess.run(["docker", "tag", official, f"{mirror}/{path}"], check=True)
+        subprocess.run(["docker", "push", "-q", f"{mirror}/{path}"], check=True, capture_output=True)
+        subprocess.run(["docker", "image", "rm", f"{mirror}/{path}"], check=True, capture_output=True)
+    return mirror
+
+
+# --- cog infer / predict IMAGE --------------------------------------------------------------------------------
+
+
+def test_infer_an_id_that_is_neither_a_package_nor_an_image(cog, tmp_path):
+    line = one_error_line(cog("infer", "deadbeef", cwd=tmp_path, check=False))
+    assert re.fullmatch(
+        re.escape("error: cannot run deadbeef: no cog server is set to find a package by that id, there is no image "
+                  "deadbeef here and it could not be pulled from docker.io (") + UNREACHABLE + re.escape(
+            "); to run a package, set its server (cog remote set http://HOST:PORT); to run an image, build it here "
+            "(cog build -t NAME) or load it (docker load -i FILE)"), line), line
+
+
+def test_infer_an_id_when_the_server_does_not_answer(cog, tmp_path):
+    server = f"http://127.0.0.1:{free_port()}"
+    settings = {"XDG_CONFIG_HOME": str(tmp_path / "config")}
+    cog("remote", "set", server, cwd=tmp_path, env=settings)
+    line = one_error_line(cog("infer", "deadbeef", cwd=tmp_path, env=settings, check=False))
+    assert line.startswith(f"error: cannot run deadbeef: the cog server at {server} did not answer (connection refused: "
+                           f"nothing listens on that port), there is no image deadbeef here and it could not be pulled "
+                           f"from docker.io (not reachable from here"), line
+    assert line.endswith("; to run a package, start its server (or cog remote set another); to run an image, build it "
+                         "here (cog build -t NAME) or load it (docker load -i FILE)"), line
+
+
+def test_predict_an_image_that_its_registry_does_not_have(cog, tmp_path):
+    image = f"{OPEN_REGISTRY}/cog-test/nosuch-{uuid.uuid4().hex[:8]}"
+    assert one_error_line(cog("predict", image, "-i", "text=x", cwd=tmp_path, check=False)) == (
+        f"error: cannot run {image}: there is no image {image} here and it could not be pulled from {OPEN_REGISTRY} "
+        f"(it has no such image); check the name, or build it here (cog build -t NAME) or load it (docker load -i FILE)")
+
+
+def test_predict_an_image_whose_registry_does_not_answer(cog, tmp_path):
+    registry = f"127.0.0.1:{free_port()}"
+    image = f"{registry}/cog-test/hello"
+    assert one_error_line(cog("predict", image, "-i", "text=x", cwd=tmp_path, check=False)) == (
+        f"error: cannot run {image}: there is no image {image} here and it could not be pulled from {registry} (not "
+        f"reachable from here: connection refused); check the name, or build it here (cog build -t NAME) or load it "
+        f"(docker load -i FILE)")
+
+
+def test_predict_an_image_name_that_is_not_one(cog, tmp_path):
+    assert one_error_line(cog("predict", "My_Model", "-i", "text=x", cwd=tmp_path, check=False)) == (
+        "error: My_Model is not a valid image name: names are lowercase, as REGISTRY/NAME[:TAG]")
+
+
+def test_build_with_a_builder_that_does_not_exist(cog, tmp_path):
+    directory = write_project(tmp_path / "p", 'build:\n  python_version: "3.11"\npredict: "predict.py:Predictor"\n')
+    assert one_error_line(cog("build", "--builder", "nosuch", cwd=directory, check=False)) == (
+        "error: --builder nosuch: there is no such buildx builder here; see the builders with docker buildx ls, or "
+        "leave --builder out to use the active one")
+
+
+# --- base images that cannot be pulled ---------------------------------------------------------------------------
+
+
+def test_a_python_version_whose_base_image_is_not_in_reach(cog, tmp_path):
+    """python:3.12-slim is not here (scripts/make-base-images.sh makes no stand-in for it), and docker.io is out of
+    reach: the build ends with one line naming the image and the ways around."""
+    directory = write_project(tmp_path / "p312", 'build:\n  python_version: "3.12"\npredict: "predict.py:Predictor"\n')
+    expected = (re.escape("error: the base image python:3.12-slim could not be pulled from its registry docker.io (")
+                + UNREACHABLE + re.escape("); " + TODO.format(image="python:3.12-slim")))
+    for command in (("build", "--progress", "quiet"), ("build",), ("predict", "-i", "text=x")):
+        line = one_error_line(cog(*command, cwd=directory, check=False))
+        assert re.fullmatch(expected, line), (command, line)
+
+
+def test_the_uv_image_missing_from_the_mirror(cog, tmp_path):
+    mirror = mirror_with(("python:3.11-slim", "library/python:3.11-slim"))
+    directory = write_project(tmp_path / "p", 'build:\n  python_version: "3.11"\npredict: "predict.py:Predictor"\n')
+    image = f"{mirror}/astral-sh/uv:0.13.8"
+    assert one_error_line(cog("build", "--base-image-mirror", mirror, cwd=directory, check=False)) == (
+        f"error: the base image {image} could not be pulled from its registry {OPEN_REGISTRY} (it has no such image); "
+        + TODO.format(image=image))
+
+
+def test_a_cuda_image_missing_from_the_mirror(cog, tmp_path):
+    mirror = mirror_with(("ghcr.io/astral-sh/uv:0.13.8", "astral-sh/uv:0.13.8"))
+    directory = write_project(tmp_path / "gpu", 'build:\n  gpu: true\n  cuda: "12.8"\n  python_version: "3.11"\n'
+                                                'predict: "predict.py:Predictor"\n')
+    image = f"{mirror}/nvidia/cuda:12.8.1-cudnn-runtime-ubuntu22.04"
+    assert one_error_line(cog("build", "--variant", "gpu", cwd=directory, check=False,
+                              env={"COG_BASE_IMAGE_MIRROR": mirror})) == (
+        f"error: the base image {image} could not be pulled from its registry {OPEN_REGISTRY} (it has no such image); "
+        + TODO.format(image=image))
+
+
+def test_a_mirror_that_does_not_answer(cog, tmp_path):
+    mirror = f"127.0.0.1:{free_port()}"
+    directory = write_project(tmp_path / "p", 'build:\n  python_version: "3.11"\npredict: "predict.py:Predictor"\n')
+    line = one_error_line(cog("build", "--base-image-mirror", mirror, cwd=directory, check=False))
+    found = re.fullmatch(
+        re.escape("error: the base image ") + r"(?P<image>\S+)" + re.escape(
+            f" could not be pulled from its registry {mirror} (not reachable from here: connection refused); ")
+        + r"(?P<todo>.+)", line)
+    assert found and found.group("image") in (f"{mirror}/library/python:3.11-slim", f"{mirror}/astral-sh/uv:0.13.8"), line
+    assert found.group("todo") == TODO.format(image=found.group("image"))
