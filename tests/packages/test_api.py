@@ -9,6 +9,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from pathlib import Path
 
 import boto3
 import httpx
@@ -202,32 +203,43 @@ def test_an_unreachable_store_answers_503_and_loses_nothing(s3_endpoint):
             s3.stop()
 
 
+def kill_during_an_upload(server, data: bytes, uploads: Path) -> Path:
+    """Send half of a blob to the server, SIGKILL it meanwhile; the partial file it left under uploads/."""
+    token = server.token_file.read_text().strip()
+    half = len(data) // 2
+    sent = threading.Event()
+
+    def body():
+        yield data[:half]
+        sent.set()
+        time.sleep(30)  # the server dies meanwhile
+        yield data[half:]
+
+    def upload():
+        try:
+            httpx.put(f"{server.url}/v1/blobs/{sha(data)}", content=body(), timeout=60,
+                      headers={"Authorization": f"Bearer {token}", "Content-Length": str(len(data))})
+        except httpx.HTTPError:
+            pass
+
+    threading.Thread(target=upload, daemon=True).start()
+    assert sent.wait(10)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not any(f.stat().st_size for f in uploads.glob("*")):
+        time.sleep(0.02)  # until the server has written some of it (it writes a mebibyte at a time)
+    os.kill(server.process.pid, signal.SIGKILL)
+    server.process.wait(10)
+    partial = list(uploads.iterdir())
+    assert len(partial) == 1 and 0 < partial[0].stat().st_size < len(data), partial
+    return partial[0]
+
+
 def test_a_server_killed_during_an_upload_leaves_nothing_partial(start_server, tmp_path):
     storage = (tmp_path / "store").as_uri()
     server = start_server("--storage", storage)
     token = server.token_file.read_text().strip()
     data = os.urandom(8 * 1024 * 1024)
-    sent = threading.Event()
-
-    def slow_body():
-        yield data[:1024 * 1024]
-        sent.set()
-        time.sleep(30)  # the server dies meanwhile
-        yield data[1024 * 1024:]
-
-    def upload():
-        try:
-            httpx.put(f"{server.url}/v1/blobs/{sha(data)}", content=slow_body(), timeout=60,
-                      headers={"Authorization": f"Bearer {token}", "Content-Length": str(len(data))})
-        except httpx.HTTPError:
-            pass
-
-    uploader = threading.Thread(target=upload, daemon=True)
-    uploader.start()
-    assert sent.wait(10)
-    time.sleep(0.5)
-    os.kill(server.process.pid, signal.SIGKILL)
-    server.process.wait(10)
+    kill_during_an_upload(server, data, tmp_path / "store" / "uploads")
 
     again = start_server("--storage", storage)
     http = httpx.Client(base_url=f"{again.url}/v1", headers={"Authorization": f"Bearer {token}"})

@@ -5,18 +5,15 @@ the middle of an upload."""
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 
 import httpx
 
 from tests.loopback import answering, free_port
-from tests.packages.test_api import sha
+from tests.packages.test_api import kill_during_an_upload, sha
 
 
 def error_line(result: subprocess.CompletedProcess) -> str:
@@ -107,37 +104,6 @@ def test_server_on_an_address_that_is_not_this_machines(run_cog, tmp_path):
 
 
 # --- unfinished uploads --------------------------------------------------------------------------------------
-
-
-def kill_during_an_upload(server, data: bytes, uploads: Path) -> Path:
-    """Send half of a blob to the server, SIGKILL it meanwhile; the partial file it left under uploads/."""
-    token = server.token_file.read_text().strip()
-    half = len(data) // 2
-    sent = threading.Event()
-
-    def body():
-        yield data[:half]
-        sent.set()
-        time.sleep(30)  # the server dies meanwhile
-        yield data[half:]
-
-    def upload():
-        try:
-            httpx.put(f"{server.url}/v1/blobs/{sha(data)}", content=body(), timeout=60,
-                      headers={"Authorization": f"Bearer {token}", "Content-Length": str(len(data))})
-        except httpx.HTTPError:
-            pass
-
-    threading.Thread(target=upload, daemon=True).start()
-    assert sent.wait(10)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and not any(f.stat().st_size for f in uploads.glob("*")):
-        time.sleep(0.02)  # until the server has written some of it (it writes a mebibyte at a time)
-    os.kill(server.process.pid, signal.SIGKILL)
-    server.process.wait(10)
-    partial = list(uploads.iterdir())
-    assert len(partial) == 1 and 0 < partial[0].stat().st_size < len(data), partial
-    return partial[0]
 
 
 def test_unfinished_uploads_are_deleted_at_start_and_while_serving(start_server, tmp_path):
