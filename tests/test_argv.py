@@ -25,6 +25,7 @@ CASES = [
     ("a declared flag as =false", ["build", "--no-cache=false"], ["build"], {}, 0),
     ("a Cog-only flag", ["build", "--separate-weights"], ["build"], {}, 1),
     ("a Cog-only flag with a value", ["predict", "--use-cuda-base-image", "false", "-i", "x=1"], ["predict", "-i", "x=1"], {}, 1),
+    ("Cog's --timestamp", ["build", "--timestamp", "0", "-t", "x"], ["build", "-t", "x"], {}, 1),
     ("a Cog-only flag as =value", ["build", "--use-cuda-base-image=auto", "--use-cog-base-image=false"], ["build"], {}, 1),
     ("progress where the command has none", ["predict", "--progress", "plain"], ["predict"], {"progress": "plain"}, 0),
     ("progress where the command has its own", ["build", "--progress", "plain"], ["build", "--progress", "plain"], {}, 0),

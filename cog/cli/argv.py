@@ -40,6 +40,7 @@ COMPAT_FLAGS = {
     "--strip": CompatFlag(False, "shared libraries are left as installed"),
     "--precompile": CompatFlag(False, "Python compiles the model's code when it first imports it"),
     "--dockerfile": CompatFlag(True, "cog renders the Dockerfile from cog.yaml; see cog debug"),
+    "--timestamp": CompatFlag(True, "layers keep the times they were built at"),
     "--x-fast": CompatFlag(False, "every build here is incremental"),
     "--x-localimage": CompatFlag(False, "images are always built with the local engine"),
 }
