@@ -1,8 +1,10 @@
 """Build a project's images with BuildKit, through python-on-whales. The only module that runs builds.
 
 For each variant: resolve a plan per platform, render the Dockerfiles, lay out the build contexts (the project
-minus weights, the weights, the cog wheel), build, read the model's OpenAPI schema from the image, and record
-it with the config and versions as labels.
+minus weights, the weights, the cog wheel), build, and record the model's OpenAPI schema with the config and
+versions as labels. The schema is read from the model's source when the static reader decides it
+(cog.compiler.static_schema), and then the labels go on in the one build; otherwise the built image is asked for
+it and a second, FROM-only pass labels the image.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from cog.images import docker
 from cog.images.context import docker_ignore_lines, project_files, runtime_requirements, weight_files
 from cog.images.imports import project_imports
 from cog.images.indexes import resolve_torch_source
+from cog.images.model_source import LABEL_CODE_DIGEST, code_digest, project_schema
 from cog.images.wheel import build_runtime_wheel
 from cog.config.project import Project
 from cog.matrix import Platform
@@ -121,10 +124,13 @@ def build_project(project: Project, options: BuildOptions, log: Callable[[str], 
                 variant=variant, tag=tag, plans=tuple(plans), dockerfiles=tuple(dockerfiles), ignore=ignore,
                 work=work, context=project.directory, contexts=contexts, secrets=tuple(secrets),
             )
-            _build_variant(job, options, log)
-            schema = given_schema if given_schema is not None else _openapi_schema(tag, plans[0], options)
-            labels = _labels(project, plans[0], schema, options)
-            _label(work, tag, labels, options, log)
+            schema = given_schema if given_schema is not None else _static_schema(project, plans[0], files)
+            labels = _labels(project, plans[0], schema, options, files, weights) if schema is not None else None
+            labelled = _build_variant(job, options, log, labels=labels)
+            if schema is None:
+                schema = _openapi_schema(tag, plans[0], options)
+            if not labelled:
+                _label(work, tag, _labels(project, plans[0], schema, options, files, weights), options, log)
             built.append(BuiltImage(variant=variant, tag=tag, platforms=options.platforms, plan=plans[0], openapi_schema=schema))
     return built
 
@@ -145,7 +151,9 @@ class VariantBuild:
     secrets: tuple[str, ...] = ()  # as docker takes them: "id=NAME,src=PATH"
 
 
-def _build_variant(job: VariantBuild, options: BuildOptions, log: Callable[[str], None]) -> None:
+def _build_variant(job: VariantBuild, options: BuildOptions, log: Callable[[str], None],
+                   labels: dict[str, str] | None = None) -> bool:
+    """Build the variant's images; True when they carry `labels` (the one-call build puts them on)."""
     common = dict(context=job.context, contexts=job.contexts, secrets=job.secrets, no_cache=options.no_cache,
                   builder=options.builder, cache_from=options.cache_from, cache_to=options.cache_to,
                   progress=options.progress, log=log)
@@ -158,8 +166,8 @@ def _build_variant(job: VariantBuild, options: BuildOptions, log: Callable[[str]
     if len(set(job.dockerfiles)) == 1 and (len(job.plans) == 1 or one_call_builds_all()):
         dockerfile = _write_dockerfile(job.work, f"{job.variant}", job.dockerfiles[0], job.ignore)
         docker.build(dockerfile=dockerfile, platforms=platforms, tag=job.tag, load=not options.push, push=options.push,
-                     **common)
-        return
+                     labels=labels, **common)
+        return labels is not None
     if not options.push:
         raise CogError(
             f"the {job.variant} images for {', '.join(platforms)} cannot be built in one call here (this builder "
@@ -176,6 +184,7 @@ def _build_variant(job: VariantBuild, options: BuildOptions, log: Callable[[str]
             dockerfile=dockerfile, platform=plan.platform, tag=f"{name}:{version}-{architecture}", **common))
     docker.join_platforms(job.tag, digests, options.builder)
     log(f"Joined {', '.join(platforms)} into {job.tag}")
+    return False
 
 
 def _write_dockerfile(work: Path, name: str, text: str, ignore: str) -> Path:
@@ -209,6 +218,18 @@ def read_openapi_schema(path: Path) -> dict:
     return schema
 
 
+def _static_schema(project: Project, plan: BuildPlan, files: list[str]) -> dict | None:
+    """The schema read from the model's source without running it (cog.compiler.static_schema), byte-identical
+    to what `_openapi_schema` would get from the image; None when the source does not decide it.
+
+    When it decides, the image is not run to ask: that run also proved that the model imports in the image (its
+    requirements installed, its module-level code working), and a model that does not will now fail when the
+    server starts (setup) instead of failing the build. The schema itself is never a guess: the reader decides
+    only what it can read exactly, and a declaration the runtime refuses is left to the runtime, so such a model
+    still fails the build with the runtime's message."""
+    return project_schema(project.directory, plan.predict, plan.train, python_version=plan.python_version, files=files)
+
+
 def _openapi_schema(tag: str, plan: BuildPlan, options: BuildOptions) -> dict:
     """Ask the model's own environment in the image for the schema: it imports the model as the server will."""
     if not plan.predict:
@@ -223,11 +244,15 @@ def _openapi_schema(tag: str, plan: BuildPlan, options: BuildOptions) -> dict:
     return json.loads(result.stdout)
 
 
-def _labels(project: Project, plan: BuildPlan, schema: dict, options: BuildOptions) -> dict[str, str]:
+def _labels(project: Project, plan: BuildPlan, schema: dict, options: BuildOptions, files: list[str],
+            weights: list[str]) -> dict[str, str]:
+    config = completed_config(project.config)
     labels = {
-        LABEL_CONFIG: json.dumps(completed_config(project.config), sort_keys=True, separators=(",", ":")),
+        LABEL_CONFIG: json.dumps(config, sort_keys=True, separators=(",", ":")),
         LABEL_SCHEMA: json.dumps(schema, sort_keys=True, separators=(",", ":")),
         LABEL_VERSION: __version__,
+        # Which code the image holds (weights aside): `cog predict` trusts the schema label only for this code.
+        LABEL_CODE_DIGEST: code_digest(project.directory, sorted(set(files) - set(weights)), config),
         "run.cog.python_version": plan.python_version,
         "org.opencontainers.image.title": _split_tag(options.tag)[0].rsplit("/", 1)[-1],
     }
