@@ -265,24 +265,33 @@ def _run_job(request: JobRequest) -> None:
     from contextlib import nullcontext
 
     from cog.cli import output
-    from cog.cli.images import container_for_project, container_for_image, terminate_on_sigterm
-    from cog.cli.prediction import Runtime, parse_inputs, replicate_context, write_result
+    from cog.cli.prediction import Runtime, StdinOnce, check_inputs_early, inputs_for, replicate_context, write_result
     from cog.config.project import load_project
-    from cog.images import docker
 
-    terminate_on_sigterm()
     env = _env_pairs(request.env)
     context = replicate_context() if request.use_replicate_token else None
-    container = None
+    container = early = project = None
+    stdin = StdinOnce(sys.stdin)  # `--json @-` is parsed before the build and again for the runtime's schema
+    check = dict(endpoint=request.endpoint, stdin=stdin, env=env)
     if request.url is None and request.image is None:
         project = load_project(request.file)
         for warning in project.config.warnings:
             output.warning(str(warning))
         _require_target(project, request.endpoint)
+        # Before Docker is even imported: a mistyped input costs no build and no start-up.
+        early = check_inputs_early(request.pairs, request.json_input, project=project, **check)
+
+    from cog.cli.images import container_for_project, container_for_image, terminate_on_sigterm
+    from cog.images import docker
+
+    terminate_on_sigterm()
+    if project is not None:
         container = container_for_project(project, env=env, gpus=request.gpus, ca_bundle=request.ca_bundle,
                                           base_image_mirror=request.base_image_mirror)
     elif request.image is not None:
-        container = container_for_image(packages.image_of(request.image), env=env, gpus=request.gpus)
+        image = packages.image_of(request.image)
+        early = check_inputs_early(request.pairs, request.json_input, image=image, **check)
+        container = container_for_image(image, env=env, gpus=request.gpus)
     with (docker.serving(container) if container is not None else nullcontext(None)) as served:
         runtime = Runtime.at(served.url if served else request.url)
         if served:
@@ -291,13 +300,15 @@ def _run_job(request: JobRequest) -> None:
                 runtime.wait_until_ready(request.setup_timeout, served.exited)
                 output.info(f"Running {'training' if request.endpoint == 'trainings' else 'prediction'}...")
                 schema = runtime.schema()
-                inputs = parse_inputs(request.pairs, request.json_input, schema, endpoint=request.endpoint)
+                inputs = inputs_for(early, request.pairs, request.json_input, schema, endpoint=request.endpoint,
+                                    stdin=stdin)
                 result = runtime.predict(inputs, endpoint=request.endpoint, context=context)
         else:
             output.info("Waiting for the model to be ready")
             runtime.wait_until_ready(request.setup_timeout, unreachable_after=5.0)
             schema = runtime.schema()
-            inputs = parse_inputs(request.pairs, request.json_input, schema, endpoint=request.endpoint)
+            inputs = inputs_for(early, request.pairs, request.json_input, schema, endpoint=request.endpoint,
+                                stdin=stdin)
             result = runtime.predict(inputs, endpoint=request.endpoint, context=context)
     code = write_result(result, schema, request.output_path, envelope=request.json_input is not None,
                         endpoint=request.endpoint)

@@ -142,6 +142,124 @@ def _file_input(path: str, name: str) -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode()}"
 
 
+# --- checking inputs before anything is built or started ----------------------------------------------
+
+
+class StdinOnce:
+    """Standard input read once however often `--json @-` is parsed (before the build, and after it)."""
+
+    def __init__(self, stream) -> None:
+        self._stream, self._text = stream, None
+
+    def read(self) -> str:
+        if self._text is None:
+            self._text = self._stream.read()
+        return self._text
+
+
+@dataclass(frozen=True)
+class EarlyInputs:
+    """Inputs checked before the build, against the schema that was known then."""
+
+    schema: dict
+    inputs: dict[str, Any]
+
+
+def check_inputs_early(pairs: list[str], json_input: str | None, *, endpoint: str, stdin, project=None,
+                       image: str | None = None, env: dict[str, str] | None = None) -> EarlyInputs | None:
+    """`cog predict`/`cog train`'s inputs checked before anything is built or started, by the rules of the
+    runtime itself (the Signature's `validate`, as the server runs it), with the message the runtime would give:
+    a typo costs no build. None when the model's schema is not known yet; the runtime checks them then.
+
+    The schema is known from the project's source when the static reader decides it (byte-identical to the
+    runtime's, cog.compiler.static_schema), else from the `run.cog.openapi_schema` label of the image that will
+    run: `image` itself, or the project's image when its labels say that this cog built it from this very code
+    (run.cog.code_digest). A label is not trusted with `-e` variables: the runtime reads the schema anew with them."""
+    known = _known_signature(project, image, endpoint, use_labels=not env)
+    if known is None:
+        return None
+    schema, signature = known
+    inputs = parse_inputs(pairs, json_input, schema, endpoint=endpoint, stdin=stdin)
+    from cog.sdk.signature import InputError
+
+    try:
+        signature.validate(inputs)
+    except InputError as exc:  # what the server answers with 422, as `Runtime.predict` says it
+        raise CogError(f"the model refused the input: input.{exc.field}: {exc.message}") from None
+    return EarlyInputs(schema, inputs)
+
+
+def inputs_for(early: EarlyInputs | None, pairs: list[str], json_input: str | None, schema: dict, *,
+               endpoint: str, stdin) -> dict[str, Any]:
+    """The inputs for the runtime's `schema`: those checked early when it is the schema they were checked against."""
+    if early is not None and early.schema.get("components") == schema.get("components"):
+        return early.inputs
+    return parse_inputs(pairs, json_input, schema, endpoint=endpoint, stdin=stdin)
+
+
+def _known_signature(project, image: str | None, endpoint: str, *, use_labels: bool):
+    """(schema, the Signature of the endpoint's inputs) known without building, or None."""
+    from cog.compiler.static_schema import CannotDecide, signature_from_schema
+
+    if project is not None:
+        from cog.images.model_source import project_signatures
+
+        config = project.config
+        try:
+            signatures = project_signatures(project.directory, config.predict, config.train,
+                                            python_version=config.python_version)
+        except CannotDecide:
+            pass
+        else:
+            signature = signatures.predict if endpoint == "predictions" else signatures.train
+            return (signatures.openapi_schema(), signature) if signature is not None else None
+    if not use_labels:
+        return None
+    try:
+        schema = _labelled_schema(project, image)
+    except Exception:  # no engine, no image, a label that is not JSON: nothing is known
+        return None
+    signature = signature_from_schema(schema, COMPONENTS[endpoint][0]) if schema else None
+    return (schema, signature) if signature is not None else None
+
+
+def _labelled_schema(project, image: str | None) -> dict | None:
+    """The schema label of `image` when this cog built it, or of the project's image when this cog built it from
+    the code here now; None otherwise."""
+    from cog._version import __version__
+    from cog.config.model import completed_config
+    from cog.images import docker
+    from cog.images.builder import LABEL_SCHEMA, LABEL_VERSION, default_image_name
+    from cog.images.context import project_files, weight_files
+    from cog.images.model_source import LABEL_CODE_DIGEST, code_digest
+
+    if project is not None:
+        config = project.config
+        image = config.image or default_image_name(project.directory)
+        if "gpu" in config.variants and docker.gpu_available() and "cpu" in config.variants:
+            image = f"{image}-gpu"  # the image `cog predict` runs here (cog.cli.images.build_for_run)
+        if not docker.image_exists(image):
+            return None
+    labels = docker.image_labels(image)
+    if labels.get(LABEL_VERSION) != __version__:
+        return None  # another cog's runtime: its rules may not be this one's
+    if project is not None:
+        files = project_files(project.directory)
+        code = sorted(set(files) - set(weight_files(project.directory, files)))
+        if labels.get(LABEL_CODE_DIGEST) != code_digest(project.directory, code, completed_config(project.config)):
+            return None
+    return _declared_order(json.loads(labels[LABEL_SCHEMA])) if LABEL_SCHEMA in labels else None
+
+
+def _declared_order(schema: dict) -> dict:
+    """A schema label is written with sorted keys: the inputs back in the model's order (x-order), as it serves them."""
+    for component in schema.get("components", {}).get("schemas", {}).values():
+        properties = component.get("properties") if isinstance(component, dict) else None
+        if isinstance(properties, dict) and all(isinstance(p, dict) and "x-order" in p for p in properties.values()):
+            component["properties"] = dict(sorted(properties.items(), key=lambda item: item[1]["x-order"]))
+    return schema
+
+
 # --- talking to a runtime ----------------------------------------------------------------------------
 
 
