@@ -88,3 +88,12 @@ def test_outputs(tmp_path, monkeypatch):
     write_output(["to", "ken", "s"], stream_schema, None, printed.append)
     write_output({"label": "cat", "score": 0.9}, {}, None, printed.append)
     assert printed == ["plain text", "tokens", '{\n  "label": "cat",\n  "score": 0.9\n}']
+
+
+def test_object_inputs_are_parsed_as_json():
+    schema = {"components": {"schemas": {"Input": {"properties": {"config": {"type": "object"}}}}}}
+    assert parse_inputs(['config={"steps": 3}'], None, schema) == {"config": {"steps": 3}}
+    with pytest.raises(CogError, match=r"config is a JSON object, and this is not JSON"):
+        parse_inputs(["config={steps"], None, schema)
+    with pytest.raises(CogError, match=r"config is a JSON object, not list"):
+        parse_inputs(["config=[1]"], None, schema)

@@ -297,7 +297,7 @@ def _run_job(request: JobRequest) -> None:
         if served:
             output.info(f"Starting Docker image {container.image} and running setup()...")
             with docker.streaming_logs(served, output.container_log):
-                runtime.wait_until_ready(request.setup_timeout, served.exited)
+                runtime.wait_until_ready(request.setup_timeout, served.exited, logs_streamed=True)
                 output.info(f"Running {'training' if request.endpoint == 'trainings' else 'prediction'}...")
                 schema = runtime.schema()
                 inputs = inputs_for(early, request.pairs, request.json_input, schema, endpoint=request.endpoint,

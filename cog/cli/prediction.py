@@ -120,6 +120,14 @@ def _convert(raw: str, spec: dict, name: str) -> Any:
         if lowered in ("false", "0", "no"):
             return False
         raise CogError(f"-i {name}={raw}: {name} is true or false")
+    if kind == "object":  # dict, TypedDict and Opaque inputs: -i 'config={"steps": 3}'
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise CogError(f"-i {name}=...: {name} is a JSON object, and this is not JSON ({exc.msg}, column {exc.colno})") from None
+        if not isinstance(value, dict):
+            raise CogError(f"-i {name}=...: {name} is a JSON object, not {type(value).__name__}")
+        return value
     return raw
 
 
@@ -284,9 +292,10 @@ class Runtime:
         return cls(url=url.rstrip("/"), client=httpx.Client(timeout=httpx.Timeout(None, connect=5.0)))
 
     def wait_until_ready(self, timeout: float, alive: Callable[[], str | None] = lambda: None,
-                         unreachable_after: float | None = None) -> None:
+                         unreachable_after: float | None = None, logs_streamed: bool = False) -> None:
         """Poll /health-check until READY; `alive` returns why the server is gone (a container's logs), if it is.
-        A server that should already be up (--url) is given up on after `unreachable_after` seconds of no answer."""
+        A server that should already be up (--url) is given up on after `unreachable_after` seconds of no answer.
+        A failed setup is one error line; its logs are shown before it unless they already streamed by."""
         start = time.monotonic()
         deadline = start + timeout
         last = "no answer"
@@ -315,9 +324,12 @@ class Runtime:
                 return
             if status in ("SETUP_FAILED", "DEFUNCT"):
                 logs = (health.get("setup") or {}).get("logs") or ""
-                lines = logs.strip().splitlines()
-                raise CogError(f"the model's setup failed: {last_line(logs, status)}" + (
-                    "\n" + "\n".join(lines[-20:]) if len(lines) > 1 else ""))
+                if not logs_streamed:
+                    from cog.cli import output
+
+                    for line in logs.strip().splitlines()[-20:-1]:
+                        output.container_log(line)
+                raise CogError(f"the model's setup failed: {last_line(logs, status)}")
             last = status or last
             time.sleep(0.1)
         raise CogError(f"the model server was not ready after {timeout:.0f} s (status: {last})")
