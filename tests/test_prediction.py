@@ -97,3 +97,8 @@ def test_object_inputs_are_parsed_as_json():
         parse_inputs(["config={steps"], None, schema)
     with pytest.raises(CogError, match=r"config is a JSON object, not list"):
         parse_inputs(["config=[1]"], None, schema)
+
+
+def test_an_unwritable_output_path_is_one_line(tmp_path):
+    with pytest.raises(CogError, match=r"^cannot write the output to .*/nosuch/out.txt: No such file or directory$"):
+        write_output("text", {}, tmp_path / "nosuch" / "out.txt", print)

@@ -431,7 +431,7 @@ def write_result(result: dict, schema: dict, destination: Path | None, *, envelo
     if json_destination is None:
         echo(text)
     else:
-        json_destination.write_text(text + "\n", encoding="utf-8")
+        _write(json_destination, (text + "\n").encode())
         say.info(f"Written output to: {json_destination}")
     return 0 if status == "succeeded" else 1
 
@@ -450,7 +450,7 @@ def write_output(output: Any, schema: dict, destination: Path | None, echo: Call
     if destination is None:
         echo(text)
         return []
-    destination.write_text(text, encoding="utf-8")
+    _write(destination, text.encode())
     return [destination]
 
 
@@ -535,8 +535,15 @@ def _save_file(value: str, destination: Path | None, index: int | None) -> Path:
         path = destination
     else:
         path = destination.with_name(f"{destination.stem}.{index}{destination.suffix or extension}")
-    path.write_bytes(data)
+    _write(path, data)
     return path
+
+
+def _write(path: Path, data: bytes) -> None:
+    try:
+        path.write_bytes(data)
+    except OSError as exc:
+        raise CogError(f"cannot write the output to {path}: {exc.strerror or exc}") from None
 
 
 def _fetch(value: str) -> tuple[bytes, str | None]:
