@@ -19,6 +19,8 @@ class InstallOptions(BaseModel):
     find_links: tuple[str, ...] = ()
     pre: bool = False
     flags: tuple[str, ...] = ()  # passed through as written, e.g. "--no-binary :all:"
+    no_deps: bool = False  # a lock's lines are every package to install: nothing is resolved
+    require_hashes: bool = False  # and every line has its hashes
 
 
 class LocalPath(BaseModel):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os.path
 from dataclasses import dataclass, field
 
+from packaging.requirements import Requirement as PackagingRequirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
@@ -99,6 +100,15 @@ def implied_requirements(
         if found is None:
             continue
         through = f" (through {package.via})" if package.via else ""
+        if config.python_requirements.locked:  # installed as locked: nothing is added to a lock
+            lock = config.python_requirements.file
+            notices.append(ConfigWarning(
+                f"imports {found.module}, which Cog's SDK brought along{through}, and {lock} does not lock "
+                f"{PackagingRequirement(package.requirement).name}; add it to the project's dependencies and lock "
+                "again",
+                found.location,
+            ))
+            continue
         lines.append(package.requirement)
         notices.append(ConfigWarning(
             f"imports {found.module}, which Cog's SDK brought along{through}; adding {package.requirement} to the "
@@ -197,6 +207,8 @@ class _Resolver:
         self.python = python_minor(self.config.python_version)
         by_name: dict[str, Requirement] = {}
         for requirement in self.config.python_requirements.requirements:
+            if requirement.platforms is not None and self.platform not in requirement.platforms:
+                continue  # a lock's line for another platform
             if requirement.name and requirement.url is None:
                 by_name.setdefault(requirement.name, requirement)
         self.requirements = by_name
@@ -214,6 +226,11 @@ class _Resolver:
     def plan(self) -> BuildPlan:
         if self.platform not in PLATFORMS:
             raise ConfigError(f"platform {self.platform} is not supported; use one of {', '.join(PLATFORMS)}")
+        gap = self.config.python_requirements.gap(self.platform)
+        if gap is not None:
+            raise ConfigError(gap.message, gap.location)
+        if self.config.python_requirements.locked:
+            self.check_locked_builds()
         tensorflow = self.tensorflow_release()
         torch = self.torch_releases()
         image = self.cuda_image(tensorflow, torch) if self.variant == "gpu" else None
@@ -255,6 +272,8 @@ class _Resolver:
                 find_links=tuple(dict.fromkeys(filter(None, (self.torch_source_url(url, links=True) for url in index.find_links)))),
                 pre=index.pre,
                 flags=index.options,
+                no_deps=index.locked,
+                require_hashes=index.locked and all(r.hashes for r in index.requirements),
             ),
             local_paths=tuple(dict.fromkeys(
                 LocalPath(source=r.local_path, destination=_local_destination(r.local_path))
@@ -496,7 +515,12 @@ class _Resolver:
         torch_companions = self.torch_companion_versions(torch_release)
         for requirement in self.config.python_requirements.requirements:
             name = requirement.name if requirement.url is None else None
-            if name in TENSORFLOW_NAMES and tensorflow is not None and requirement is self.tensorflow_requirement():
+            if self.config.python_requirements.locked:  # as locked: checked by check_locked_builds, not rewritten
+                text = requirement.line()
+                if requirement.local_path is not None:
+                    text = text.replace(requirement.url, _local_destination(requirement.local_path), 1)
+                lines.append(text)
+            elif name in TENSORFLOW_NAMES and tensorflow is not None and requirement is self.tensorflow_requirement():
                 lines.append(self.tensorflow_line(requirement, tensorflow))
             elif requirement.local_path is not None:
                 lines.append(requirement.text.replace(requirement.url, _local_destination(requirement.local_path), 1))
@@ -505,9 +529,42 @@ class _Resolver:
                 lines.append(self.torch_line(requirement, name, version, torch_build))
             else:
                 lines.append(requirement.text)
-        if torch_build is not None:
+        if torch_build is not None and not self.config.python_requirements.locked:
             extra_index_urls.append(torch_build.index_url)
         return lines, extra_index_urls
+
+    def check_locked_builds(self) -> None:
+        """A lock's torch (and CUDA libraries) as locked, against the image: a CPU build in the GPU image is an
+        error (it would never use the GPU); CUDA builds in the CPU image are a warning (they run, several GB
+        larger), since a GPU model's CPU image installs the same lock."""
+        requirements = self.config.python_requirements
+        torch = self.requirements.get("torch")
+        label = _pinned_local(torch) if torch is not None else None
+        if self.variant == "gpu" and label == "cpu":
+            raise ConfigError(
+                f"{requirements.file} locks torch {torch.specifier.lstrip('=')}, a CPU build, but this is the GPU image; lock torch from "
+                f"a CUDA index (https://download.pytorch.org/whl/cu124, say)",
+                torch.location,
+            )
+        if self.variant != "cpu":
+            return
+        nvidia = sorted(name for name in self.requirements if name.startswith("nvidia-"))
+        if label and label.startswith("cu"):
+            self.warn(
+                f"{requirements.file} locks torch {torch.specifier.lstrip('=')}, a CUDA build, for the CPU image too: it runs on the "
+                f"CPU, with CUDA's libraries (several GB); lock torch from https://download.pytorch.org/whl/cpu "
+                f"for a small CPU image",
+                torch.location,
+            )
+        elif nvidia:
+            what = f"torch {torch.specifier.lstrip('=')} with " if torch is not None else ""
+            first = self.requirements[nvidia[0]]
+            self.warn(
+                f"{requirements.file} locks {what}CUDA's libraries ({nvidia[0]} and {len(nvidia) - 1} more "
+                f"nvidia-* packages, several GB) for the CPU image on {self.platform}; lock torch from "
+                f"https://download.pytorch.org/whl/cpu for a small CPU image",
+                (torch or first).location,
+            )
 
     def torch_source_url(self, url: str, links: bool = False, quiet: bool = False) -> str | None:
         """A PyTorch index URL (cog's, or the project's with a notice when left out) for the chosen torch_index:
@@ -518,6 +575,15 @@ class _Resolver:
             return url
         if self.torch_index != TORCH_FROM_PYPI and (not links or "{index}" in self.torch_index):
             return self.torch_index.replace("{index}", url[len(prefix):].strip("/"))
+        requirements = self.config.python_requirements
+        if requirements.locked:  # a lock's packages come from where it says, or not at all
+            torch = self.requirements.get("torch")
+            raise ConfigError(
+                f"{requirements.file} locks packages from {url}, and this build takes torch from PyPI "
+                f"(COG_TORCH_INDEX=pypi, or auto when that index does not answer); set COG_TORCH_INDEX to a mirror "
+                f"of that index",
+                torch.location if torch is not None else Location(requirements.file or self.config.file),
+            )
         if not quiet:
             self.warn(f"leaving {url} out of the install: torch comes from "
                       f"{'PyPI' if self.torch_index == TORCH_FROM_PYPI else self.torch_index} in this build")

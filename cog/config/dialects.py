@@ -44,6 +44,8 @@ class BuildSpec(_Strict):
     cuda: Version | None = None
     cudnn: Version | None = None
     python_requirements: str | None = None
+    python_extras: list[str] | None = None  # extras of a pyproject.toml or lock that python_requirements names
+    python_groups: list[str] | None = None  # its dependency groups (PEP 735)
     python_packages: list[str] | None = None
     system_packages: list[str] | None = None
     run: list[RunItem] | None = None
@@ -113,6 +115,8 @@ class CogYaml(_Strict):
 class OriginalEnvironmentSpec(_Strict):
     python_version: Version | None = None
     python_requirements: str | None = None
+    python_extras: list[str] | None = None  # as build.python_extras
+    python_groups: list[str] | None = None  # as build.python_groups
     python_packages: list[str] | None = None
     python_extra_index_urls: list[str] | None = None
     python_find_links: list[str] | None = None

@@ -329,7 +329,7 @@ class _Session:
         if requirements is not None:
             name, comments = requirements
             out.key(2, "python_requirements", _quote(name), comments)
-        for name in ("system_packages", "pre_install"):
+        for name in ("python_extras", "python_groups", "system_packages", "pre_install"):
             values = env.get(name)
             if values is None:
                 continue

@@ -20,6 +20,7 @@ from cog.config.dialects import (
 from cog.errors import ConfigError, ConfigWarning, Location
 from cog.config.model import VARIANTS, Concurrency, Config, RunCommand, SecretMount, Weight
 from cog.config.requirements import Requirement, Requirements, parse_requirement_lines, parse_requirements_file
+from cog.config.sources import Selection, read_requirements, source_kind
 from cog.config.yamlsource import SourceMap, load_yaml
 
 CONFIG_FILE_NAME = "cog.yaml"
@@ -31,6 +32,7 @@ _DEBIAN_PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.\-]*(:[a-z0-9]+)?(=[A-Za-z0-9.+
 _RESERVED_ENV_NAMES = {"PATH", "LD_LIBRARY_PATH", "PYTHONPATH", "VIRTUAL_ENV", "PYTHONUNBUFFERED", "HOME", "PORT"}
 _RESERVED_ENV_PREFIXES = ("COG_", "CUDA_", "NVIDIA_", "NV_", "R8_", "REPLICATE_")
 _MIN_CUDA_MAJOR = 11
+_EXTRA_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")  # PEP 685 extras, PEP 735 groups
 # A registry repository as Docker names one, without a tag: [HOST[:PORT]/]COMPONENT[/COMPONENT...], lowercase.
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _HOST = r"(?:localhost|[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+)(?::[0-9]+)?|[a-z0-9-]+:[0-9]+"
@@ -216,7 +218,20 @@ class _Normalizer:
             self.remember(f"build.{name}", prefix, name)
         # Where the config asks for a GPU: build.gpu, or the original dialect's architectures.
         self.remember("build.gpu", prefix, "gpu" if prefix == "build" else "architectures")
-        requirements = self.requirements(prefix, setting("python_requirements"), setting("python_packages"))
+        checked_python: list[str] = []
+
+        def python() -> str:  # checked once, when first needed (a pyproject or lock checks it against its own)
+            if not checked_python:
+                checked_python.append(self.python_version(python_version, prefix))
+            return checked_python[0]
+
+        requirements = self.requirements(prefix, setting("python_requirements"), setting("python_packages"),
+                                         self.selection(prefix, setting, python, python_version is not None))
+        if requirements.locked and fields.get("python_overrides"):
+            raise ConfigError(
+                f"python_overrides cannot change what {requirements.file} locks; change the versions in the lock",
+                self.at(prefix, "python_overrides"),
+            )
         if extra_index_urls or find_links:
             requirements = requirements.model_copy(update={
                 "extra_index_urls": tuple(dict.fromkeys((*requirements.extra_index_urls, *extra_index_urls))),
@@ -231,7 +246,7 @@ class _Normalizer:
                     f"{prefix}.{name} is set but no GPU image is built; {how}", self.at(prefix, name)))
         return Config(
             file=self.source.file,
-            python_version=self.python_version(python_version, prefix),
+            python_version=python(),
             python_version_explicit=python_version is not None,
             cuda=self.cuda(cuda, prefix),
             cudnn=self.version_string(cudnn, (prefix, "cudnn")),
@@ -282,7 +297,37 @@ class _Normalizer:
             raise ConfigError(f"CUDA {text} is too old; cog builds CUDA {_MIN_CUDA_MAJOR} and newer", self.at(*path))
         return text
 
-    def requirements(self, prefix: str, file_name: str | None, packages: list[str] | None) -> Requirements:
+    def selection(self, prefix: str, setting, python, explicit: bool):
+        """python_extras and python_groups (checked names), and the image's Python, for a pyproject or a lock;
+        a callable, so that a requirements file never needs them."""
+
+        def names(key: str) -> tuple[tuple[str, Location], ...] | None:
+            values = setting(key)
+            if values is None:
+                return None
+            for index, value in enumerate(values):
+                if not _EXTRA_NAME.match(value.strip()):
+                    raise ConfigError(f"`{value}` is not an extra or group name (letters, digits, - _ .)",
+                                      self.at(prefix, key, index))
+            return tuple((value.strip(), self.at(prefix, key, index)) for index, value in enumerate(values))
+
+        def make() -> Selection:
+            return Selection(python_version=python(), python_where=self.locations.get("build.python_version"),
+                             python_explicit=explicit, extras=names("python_extras") or (),
+                             groups=names("python_groups"), section=prefix)
+
+        extras_or_groups = [key for key in ("python_extras", "python_groups") if setting(key) is not None]
+        return make, extras_or_groups
+
+    def requirements(self, prefix: str, file_name: str | None, packages: list[str] | None,
+                     selection=None) -> Requirements:
+        make_selection, selecting = selection or (None, [])
+        if selecting and file_name is None:
+            raise ConfigError(
+                f"{prefix}.{selecting[0]} selects from the pyproject.toml, uv.lock or pylock.toml that "
+                f"python_requirements names, and there is none",
+                self.at(prefix, selecting[0], key=True),
+            )
         if file_name is not None and packages is not None:
             raise ConfigError(
                 "set python_requirements or python_packages, not both; move the packages into the requirements file",
@@ -299,7 +344,10 @@ class _Normalizer:
             return Requirements()
         path = (self.project_dir / file_name)
         try:
-            return self.keep_warnings(parse_requirements_file(path, file_name, self.project_dir))
+            if source_kind(file_name) == "requirements" and not selecting:
+                return self.keep_warnings(parse_requirements_file(path, file_name, self.project_dir).model_copy(
+                    update={"kind": "requirements", "file": file_name}))
+            return self.keep_warnings(read_requirements(path, file_name, self.project_dir, make_selection()))
         except FileNotFoundError:
             raise ConfigError(
                 f"python_requirements names `{file_name}`, which does not exist next to cog.yaml",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Literal
 
 import pip_requirements_parser as pip_parser
 from packaging.utils import canonicalize_name
@@ -32,6 +33,29 @@ class Requirement(BaseModel):
     local_path: str | None = None  # for a path inside the project: that path, relative to the project, POSIX
     editable: bool = False
     location: Location
+    # From a lock (uv.lock, pylock.toml): the distributions' hashes ("sha256:..."), and the platforms the lock
+    # installs it on (None: all of them; else the text carries a platform_machine marker).
+    hashes: tuple[str, ...] = ()
+    platforms: tuple[str, ...] | None = None
+
+    def line(self) -> str:
+        """The requirement as an installer reads it: the text, then each hash on a continuation line."""
+        return self.text + "".join(f" \\\n    --hash={digest}" for digest in self.hashes)
+
+
+# Where the requirements came from: build.python_requirements names one of these (by its file name).
+SourceKind = Literal["requirements", "pyproject", "uv.lock", "pylock"]
+LOCK_KINDS = ("uv.lock", "pylock")
+
+
+class PlatformGap(BaseModel):
+    """A platform a lock does not cover, with what to say when an image for it is resolved."""
+
+    model_config = ConfigDict(frozen=True)
+
+    platform: str
+    message: str
+    location: Location
 
 
 class Requirements(BaseModel):
@@ -45,6 +69,17 @@ class Requirements(BaseModel):
     extra_index_urls: tuple[str, ...] = ()
     find_links: tuple[str, ...] = ()
     pre: bool = False
+    kind: SourceKind | None = None  # None: no file (no requirements, or python_packages)
+    file: str | None = None  # the file build.python_requirements names, as written
+    gaps: tuple[PlatformGap, ...] = ()  # a lock's: the platforms it cannot install on, and why
+
+    @property
+    def locked(self) -> bool:
+        """Installed exactly as a lock says: every version and hash decided, no resolution in the build."""
+        return self.kind in LOCK_KINDS
+
+    def gap(self, platform: str) -> PlatformGap | None:
+        return next((gap for gap in self.gaps if gap.platform == platform), None)
 
 
 def parse_requirements_file(path: Path, display_path: str, project_dir: Path) -> Requirements:

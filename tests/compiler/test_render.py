@@ -28,6 +28,10 @@ EXTRA_TARGETS = {
     "cpu-tensorflow": [("cpu", "linux/arm64")],
     "hello-world": [("cpu", "linux/arm64")],
     "example-gpu-torch": [("cpu", "linux/amd64")],
+    "requirements-pyproject": [("cpu", "linux/amd64")],
+    "requirements-uv-lock": [("cpu", "linux/arm64")],
+    "requirements-uv-lock-torch-pypi": [("cpu", "linux/amd64"), ("cpu", "linux/arm64")],
+    "requirements-uv-lock-torch-cpu": [("cpu", "linux/arm64")],
 }
 MIRRORS = {"mirror": "registry.internal:5000/hub"}
 
