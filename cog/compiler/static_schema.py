@@ -867,7 +867,7 @@ def _root(node: ast.AST) -> Optional[str]:
 def signature_from_schema(schema: Mapping[str, Any], component: str = "Input") -> Optional[Signature]:
     """The Signature whose `validate` checks inputs as the runtime that wrote `schema` does, or None when the
     schema has an input this version of cog cannot read back. The output is not read (validation needs none)."""
-    from cog.sdk.signature import BOOL, FLOAT, INT, PATH, SECRET, STR
+    from cog.sdk.signature import BOOL, DICT, FLOAT, INT, PATH, SECRET, STR
 
     schemas = schema.get("components", {}).get("schemas", {}) if isinstance(schema, Mapping) else {}
     body = schemas.get(component)
@@ -887,7 +887,7 @@ def signature_from_schema(schema: Mapping[str, Any], component: str = "Input") -
             enum = schemas.get(ref.rsplit("/", 1)[-1], {}) if ref.startswith("#/components/schemas/") else {}
             choices, item = list(enum.get("enum", [])), {**enum, **item}
         kinds = {("string", None): STR, ("string", "uri"): PATH, ("string", "password"): SECRET,
-                 ("integer", None): INT, ("number", None): FLOAT, ("boolean", None): BOOL}
+                 ("integer", None): INT, ("number", None): FLOAT, ("boolean", None): BOOL, ("object", None): DICT}
         kind = kinds.get((item.get("type"), item.get("format")))
         if kind is None:
             return None
