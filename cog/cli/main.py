@@ -262,8 +262,6 @@ class JobRequest:
 
 
 def _run_job(request: JobRequest) -> None:
-    from contextlib import nullcontext
-
     from cog.cli import output
     from cog.cli.prediction import Runtime, StdinOnce, check_inputs_early, inputs_for, replicate_context, write_result
     from cog.config.project import load_project
@@ -292,24 +290,24 @@ def _run_job(request: JobRequest) -> None:
         image = packages.image_of(request.image)
         early = check_inputs_early(request.pairs, request.json_input, image=image, **check)
         container = container_for_image(image, env=env, gpus=request.gpus)
-    with (docker.serving(container) if container is not None else nullcontext(None)) as served:
-        runtime = Runtime.at(served.url if served else request.url)
-        if served:
+    def ask(runtime: Runtime) -> tuple[dict, dict]:
+        """The runtime's schema and the finished prediction's JSON."""
+        schema = runtime.schema()
+        inputs = inputs_for(early, request.pairs, request.json_input, schema, endpoint=request.endpoint, stdin=stdin)
+        return schema, runtime.predict(inputs, endpoint=request.endpoint, context=context)
+
+    if container is None:
+        runtime = Runtime.at(request.url)
+        output.info("Waiting for the model to be ready")
+        runtime.wait_until_ready(request.setup_timeout, unreachable_after=5.0)
+        schema, result = ask(runtime)
+    else:
+        with docker.serving(container) as served, docker.streaming_logs(served, output.container_log):
             output.info(f"Starting Docker image {container.image} and running setup()...")
-            with docker.streaming_logs(served, output.container_log):
-                runtime.wait_until_ready(request.setup_timeout, served.exited, logs_streamed=True)
-                output.info(f"Running {'training' if request.endpoint == 'trainings' else 'prediction'}...")
-                schema = runtime.schema()
-                inputs = inputs_for(early, request.pairs, request.json_input, schema, endpoint=request.endpoint,
-                                    stdin=stdin)
-                result = runtime.predict(inputs, endpoint=request.endpoint, context=context)
-        else:
-            output.info("Waiting for the model to be ready")
-            runtime.wait_until_ready(request.setup_timeout, unreachable_after=5.0)
-            schema = runtime.schema()
-            inputs = inputs_for(early, request.pairs, request.json_input, schema, endpoint=request.endpoint,
-                                stdin=stdin)
-            result = runtime.predict(inputs, endpoint=request.endpoint, context=context)
+            runtime = Runtime.at(served.url)
+            runtime.wait_until_ready(request.setup_timeout, served.exited, logs_streamed=True)
+            output.info(f"Running {'training' if request.endpoint == 'trainings' else 'prediction'}...")
+            schema, result = ask(runtime)
     code = write_result(result, schema, request.output_path, envelope=request.json_input is not None,
                         endpoint=request.endpoint)
     raise typer.Exit(code)
