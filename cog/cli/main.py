@@ -324,12 +324,13 @@ def _require_target(project, endpoint: str) -> None:
 def _env_pairs(pairs: list[str]) -> dict[str, str]:
     """-e NAME=VALUE, as docker run -e takes them (a bare NAME passes this environment's value on)."""
     import os
-    import re
+
+    from cog.config.parse import ENV_NAME
 
     env: dict[str, str] = {}
     for pair in pairs:
         name, separator, value = pair.partition("=")
-        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
+        if not ENV_NAME.match(name):
             raise CogError(f"-e {pair}: expected NAME=VALUE with NAME a valid environment variable name")
         if not separator:
             if name not in os.environ:
@@ -526,14 +527,15 @@ def main() -> None:
     from cog.cli import argv, output
 
     try:
-        command_line = argv.normalize(sys.argv[1:], typer.main.get_command(app))
+        command = typer.main.get_command(app)  # built once: the normalizer reads it, then it runs
+        command_line = argv.normalize(sys.argv[1:], command)
         output.configure(debug=bool(command_line.settings.get("debug")),
                          color=not command_line.settings.get("no_color") and not os.environ.get("NO_COLOR"))
         if "progress" in command_line.settings:
             os.environ["BUILDKIT_PROGRESS"] = str(command_line.settings["progress"])
         for notice in command_line.notices:
             output.info(f"note: {notice}")
-        app(args=command_line.argv, prog_name="cog")
+        command(args=command_line.argv, prog_name="cog")
     except argv.FlagValueError as exc:
         output.error(str(exc))
         raise SystemExit(2) from None

@@ -26,7 +26,7 @@ from cog.config.yamlsource import SourceMap, load_yaml
 CONFIG_FILE_NAME = "cog.yaml"
 
 _REF = re.compile(r"^(?P<path>[^:\s]+\.py):(?P<name>[A-Za-z_][A-Za-z0-9_]*)$")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _DEBIAN_PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.\-]*(:[a-z0-9]+)?(=[A-Za-z0-9.+~:\-]+)?$")
 # The image and the runtime set these; a model overriding them would break the environment it runs in.
 _RESERVED_ENV_NAMES = {"PATH", "LD_LIBRARY_PATH", "PYTHONPATH", "VIRTUAL_ENV", "PYTHONUNBUFFERED", "HOME", "PORT"}
@@ -397,7 +397,7 @@ class _Normalizer:
             name, separator, value = entry.partition("=")
             if not separator:
                 raise ConfigError(f"`{entry}` must be NAME=value", where)
-            if not _ENV_NAME.match(name):
+            if not ENV_NAME.match(name):
                 raise ConfigError(f"`{name}` is not a valid environment variable name", where)
             if name in _RESERVED_ENV_NAMES or name.startswith(_RESERVED_ENV_PREFIXES):
                 raise ConfigError(f"`{name}` is set by cog and the image and cannot be overridden", where)
