@@ -31,12 +31,16 @@ def package(
 ) -> None:
     """Make a package of the project: print its content-addressed id, and write it as a reproducible zip with -o."""
     from cog.cli import output
-    from cog.packages.package import scan, write_zip, zip_chunks
     from cog.config.project import load_project
+    from cog.packages.hashes import HashCache
+    from cog.packages.package import scan, write_package
 
-    local = scan(load_project(file).directory)
-    if output_path is not None:
-        write_zip(zip_chunks(local.manifest, local.open), output_path)
+    directory = load_project(file).directory
+    cache = HashCache.for_project(directory)
+    if output_path is None:
+        local = scan(directory, cache)
+    else:
+        local = write_package(directory, output_path, cache)
         output.success(f"Written {output_path} ({len(local.manifest.files)} files, {_size(local.manifest.size)})")
     typer.echo(local.id)
 
@@ -313,15 +317,16 @@ def delete(
 def push_package(file: Optional[Path], wait: bool) -> None:
     """`cog build` in a project with a repo: package, upload what the server lacks, commit, wait for its images."""
     from cog.cli import output
-    from cog.packages.package import scan
     from cog.config.project import load_project
+    from cog.packages.hashes import HashCache
+    from cog.packages.package import scan
 
     repo, client = _connect(model=True)
     project = load_project(file)
     for warning in project.config.warnings:
         output.warning(str(warning))
     with output.stderr().status("Hashing the project's files"):
-        local = scan(project.directory)
+        local = scan(project.directory, HashCache.for_project(project.directory))
     output.info(f"Package {local.id} ({len(local.manifest.files)} files, {_size(local.manifest.size)})")
     detail = client.push(repo.model, local, log=output.info, progress=_bytes_progress)
     if not detail.builds:

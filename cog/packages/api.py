@@ -265,7 +265,7 @@ def create_app(state: ServerState) -> FastAPI:
         package = package_of(model_of(owner, name), package_id)
         filename = f"{name}-{package.id[:12]}.zip"
         return StreamingResponse(
-            zip_chunks(package.manifest, lambda entry: store.open_blob(entry.sha256)), media_type="application/zip",
+            zip_chunks(package.manifest.files, lambda entry: store.open_blob(entry.sha256)), media_type="application/zip",
             headers={"Content-Disposition": f'attachment; filename="{filename}"', "X-Cog-Package-Id": package.id},
         )
 

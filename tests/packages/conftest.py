@@ -95,10 +95,10 @@ def live_server(tmp_path_factory):
 
 @pytest.fixture
 def cli_env(tmp_path_factory) -> dict[str, str]:
-    """The CLI's settings in a fresh home, so that tests never see the user's remote or tokens."""
+    """The CLI's settings in a fresh home, so that tests never see the user's remote, tokens or hash cache."""
     home = tmp_path_factory.mktemp("home")
     return {**os.environ, "XDG_CONFIG_HOME": str(home / "config"), "XDG_DATA_HOME": str(home / "data"),
-            "COLUMNS": "200", "PYTHONUNBUFFERED": "1"}
+            "XDG_CACHE_HOME": str(home / "cache"), "COLUMNS": "200", "PYTHONUNBUFFERED": "1"}
 
 
 @pytest.fixture

@@ -141,7 +141,7 @@ def test_commit_list_show_download_delete(live_server, make_project):
     local = scan(directory)
     assert local.id == package["id"]
     download = http.get(f"/models/alice/hello/packages/{package['id'][:12]}/zip")
-    assert download.content == b"".join(zip_chunks(local.manifest, local.open))
+    assert download.content == b"".join(zip_chunks(local.manifest.files, local.open))
 
     live_server.state.gc_grace = timedelta(seconds=-1)
     assert http.delete(f"/models/alice/hello/packages/{second['id']}").status_code == 204
@@ -275,7 +275,7 @@ def test_the_cli_against_a_server(start_server, run_cog, make_project, tmp_path_
     assert "alice/hello" in run_cog("list", cwd=elsewhere).stdout
     run_cog("download", package_id[:8], "-o", str(elsewhere / "p.zip"), cwd=elsewhere)
     local = scan(directory)
-    assert (elsewhere / "p.zip").read_bytes() == b"".join(zip_chunks(local.manifest, local.open))
+    assert (elsewhere / "p.zip").read_bytes() == b"".join(zip_chunks(local.manifest.files, local.open))
     run_cog("delete", package_id[:8], cwd=elsewhere)
     assert run_cog("list", cwd=directory).stderr.startswith("No packages")
     missing = run_cog("show", package_id[:8], cwd=directory, check=False)

@@ -13,14 +13,14 @@ import pytest
 
 from cog.errors import CogError
 from cog.packages.manifest import MODE_EXECUTABLE, MODE_FILE, MODE_SYMLINK
-from cog.packages.package import hash_stream, scan, write_zip, zip_chunks
+from cog.packages.package import hash_stream, scan, write_package, write_zip, zip_chunks
 
 HELLO = {"cog.yaml": "build:\n  python_version: '3.11'\npredict: predict.py:Predictor\n", "predict.py": "print('hi')\n"}
 
 
 def zip_bytes(directory: Path) -> bytes:
     local = scan(directory)
-    return b"".join(zip_chunks(local.manifest, local.open))
+    return b"".join(zip_chunks(local.manifest.files, local.open))
 
 
 def test_files_are_hashed_with_their_mode(make_project):
@@ -108,6 +108,17 @@ def test_the_zip_is_reproducible_and_holds_the_tree(make_project, tmp_path):
     assert archive.getinfo("run.sh").external_attr >> 16 == MODE_EXECUTABLE
     assert archive.getinfo("latest.bin").external_attr >> 16 == MODE_SYMLINK | 0o777
     assert archive.read("latest.bin") == b"weights/model.bin"
+
+
+def test_the_one_pass_zip_and_manifest_equal_those_of_two_passes(make_project, tmp_path_factory):
+    directory = make_project({**HELLO, "weights/model.bin": os.urandom(3 * 1024 * 1024 + 7), "empty": b""})
+    (directory / "run.sh").write_text("#!/bin/sh\n")
+    (directory / "run.sh").chmod(0o755)
+    (directory / "latest.bin").symlink_to("weights/model.bin")
+    destination = tmp_path_factory.mktemp("out") / "p.zip"
+    local = write_package(directory, destination)
+    assert local.manifest == scan(directory).manifest
+    assert destination.read_bytes() == zip_bytes(directory)
 
 
 def test_write_zip_leaves_nothing_behind_when_interrupted(tmp_path):
