@@ -8,6 +8,7 @@ through the callbacks they are given, so that the CLI decides how it looks.
 from __future__ import annotations
 
 import time
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import BinaryIO, Callable, ContextManager
 
@@ -24,6 +25,8 @@ from cog.packages.records import Build, PackageDetail, PackageSummary
 # second), then less often, for builds that take minutes.
 FIRST_POLL_SECONDS, MAX_POLL_SECONDS = 0.2, 2.0
 LOG_TAIL = 30  # the lines of a failed build's log shown with its error
+# Blobs sent at once: one stream rarely fills a link (per-connection windows, the server's hashing of each body).
+PARALLEL_UPLOADS = 4
 
 # How a transfer is shown: progress("Uploading 3 files", total bytes) is entered around it and gives advance(bytes).
 Progress = Callable[[str, int], ContextManager[Callable[[int], None]]]
@@ -162,9 +165,16 @@ class ServerClient:
         if not entries:
             log("Nothing to upload: the server has every file")
             return
-        with progress(f"Uploading {len(entries)} files", sum(entry.size for entry in entries)) as advance:
-            for entry in entries:
-                self.upload_blob(entry, local.open, advance)
+        with progress(f"Uploading {len(entries)} files", sum(entry.size for entry in entries)) as advance, \
+                ThreadPoolExecutor(PARALLEL_UPLOADS) as pool:
+            # Largest first, so that the last one to finish is a small one.
+            uploads = [pool.submit(self.upload_blob, entry, local.open, advance)
+                       for entry in sorted(entries, key=lambda entry: entry.size, reverse=True)]
+            done, _ = wait(uploads, return_when=FIRST_EXCEPTION)
+            for upload in uploads:
+                upload.cancel()  # after a failure, the ones not yet started; each stored blob stays stored
+            for upload in done:
+                upload.result()
 
     def _call(self, method: str, path: str, **arguments) -> httpx.Response:
         try:
