@@ -150,14 +150,15 @@ def build(
 ) -> None:
     """Build the model's Docker image(s) with BuildKit. With a cog server set (cog remote set or cog repo set), push
     a package instead and let the server build and push its images."""
-    from cog.images.builder import BuildOptions, build_project, default_image_name, default_progress
-    from cog.cli import output
     from cog.packages.settings import current_repo
-    from cog.config.model import check_buildable
-    from cog.config.project import load_project
 
     if current_repo() is not None and not local and tag is None:
         return packages.push_package(file, wait=not no_wait)
+
+    from cog.images.builder import BuildOptions, build_project, default_image_name, default_progress  # ~1 s to import
+    from cog.cli import output
+    from cog.config.model import check_buildable
+    from cog.config.project import load_project
 
     project = load_project(file)
     for warning in project.config.warnings:

@@ -50,10 +50,11 @@ class ServerClient:
     def __init__(self, server: str, token: str | None = None, *, transport: httpx.BaseTransport | None = None) -> None:
         self.server = server
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        # No read timeout: a blob upload's answer comes only once the store has the whole blob.
+        # No read timeout: a blob upload's answer comes only once the store has the whole blob. A plain http://
+        # server (redirects are not followed) needs no TLS: not loading the CA certificates saves ~0.2 s a command.
         try:
             self._http = httpx.Client(base_url=f"{server}/v1", headers=headers, timeout=httpx.Timeout(30.0, read=None),
-                                      transport=transport)
+                                      transport=transport, verify=not server.startswith("http://"))
         except HTTPX_ERRORS:
             raise CogError(f"{server} is not a valid server URL; expected http://HOST[:PORT]") from None
 

@@ -14,7 +14,6 @@ import shutil
 import sys
 import tempfile
 import urllib.parse
-import urllib.request
 from typing import Any, AsyncIterator, Dict, Iterator, Optional, TypeVar, Union
 
 __all__ = [
@@ -85,6 +84,8 @@ Opaque = _OpaqueMarker()
 
 def _request(url: str) -> Any:
     """An open response for an http(s) URL or a data: URI (urllib reads both)."""
+    import urllib.request  # here: with http.client, ssl and email it is a tenth of a second of every `import cog`
+
     return urllib.request.urlopen(urllib.request.Request(url, headers={"User-Agent": "cog"}), timeout=60)  # noqa: S310
 
 
