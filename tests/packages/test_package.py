@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from cog.errors import CogError
+from cog.packages.hashes import HashCache
 from cog.packages.manifest import MODE_EXECUTABLE, MODE_FILE, MODE_SYMLINK
 from cog.packages.package import hash_stream, scan, write_package, write_zip, zip_chunks
 
@@ -175,3 +176,28 @@ def test_cog_package_refuses_an_escaping_link_in_one_line(make_project, run_cog)
     result = run_cog("package", cwd=directory, check=False)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [f"error: cannot package {directory}: 'passwd' links to '/etc/passwd', outside the project"]
+
+
+class GrowingWhileRead(HashCache):
+    """A cache that, when asked about weights.bin (after its lstat, before its read), appends to it."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(None)
+        self.directory = directory
+
+    def lookup(self, relative, info):
+        if relative == "weights.bin":
+            with (self.directory / relative).open("ab") as out:
+                out.write(b"more")
+        return None
+
+
+@pytest.mark.parametrize("how", ["scan", "one pass"])
+def test_a_file_that_changes_while_it_is_read_is_an_error_not_a_wrong_manifest(make_project, tmp_path_factory, how):
+    directory = make_project({**HELLO, "weights.bin": b"\0" * 1000})
+    cache = GrowingWhileRead(directory)
+    with pytest.raises(CogError, match=r"'weights.bin' changed while it was read; run it again"):
+        if how == "scan":
+            scan(directory, cache)
+        else:
+            write_package(directory, tmp_path_factory.mktemp("out") / "p.zip", cache)
