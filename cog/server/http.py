@@ -388,8 +388,18 @@ def serve(
     run(settings, host, port)
 
 
-def _port(value: Optional[str], name: str) -> int:
-    if value is None or not value.strip().isdigit() or int(value) > 65535:
+def listen_port(flag: Optional[str], sagemaker: bool, env: Dict[str, str]) -> int:
+    """The port to listen on: --port, else SageMaker's 8080 (`serve`), else Vertex AI's AIP_HTTP_PORT, else PORT,
+    else 5000. listen_port(None, False, {"AIP_HTTP_PORT": "8080"}) → 8080."""
+    if flag is not None:
+        name, value = "--port", flag
+    elif sagemaker:
+        return 8080
+    elif env.get("AIP_HTTP_PORT"):
+        name, value = "AIP_HTTP_PORT", env["AIP_HTTP_PORT"]
+    else:
+        name, value = "PORT", env.get("PORT") or "5000"
+    if not value.strip().isdigit() or int(value) > 65535:
         raise SettingsError(f"{name}={value} is not a port number (0 to 65535)")
     return int(value)
 
@@ -407,14 +417,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     args = parser.parse_args(argv)
     sagemaker = args.mode == "serve"
     try:
-        if args.port is not None:
-            port = _port(args.port, "--port")
-        elif sagemaker:
-            port = 8080
-        elif os.environ.get("AIP_HTTP_PORT"):
-            port = _port(os.environ["AIP_HTTP_PORT"], "AIP_HTTP_PORT")
-        else:
-            port = _port(os.environ.get("PORT", "5000"), "PORT")
+        port = listen_port(args.port, sagemaker, dict(os.environ))
         settings = Settings.from_env(upload_url=args.upload_url, project_dir=os.getcwd(), sagemaker=sagemaker,
                                      await_explicit_shutdown=args.await_explicit_shutdown or None)
     except (ProjectError, SettingsError) as exc:
