@@ -13,7 +13,6 @@ from typing import Iterator, List
 import httpx
 import pytest
 
-from tests.docker import cog, cog_env, docker_engine  # noqa: F401 - fixtures shared with tests/images
 from tests.runtime.conftest import wait_until
 
 PROJECT = Path(__file__).parent / "projects" / "platforms"
@@ -21,7 +20,7 @@ LABEL = "cog-test=platform-image"
 
 
 @pytest.fixture(scope="module")
-def image(cog) -> Iterator[str]:  # noqa: F811 - the fixture imported above
+def image(cog) -> Iterator[str]:  # `cog`: tests/docker.py's, through tests/images/conftest.py
     tag = f"cog-test-platforms-{uuid.uuid4().hex[:10]}"
     cog("build", "-t", tag, cwd=PROJECT)
     yield tag
