@@ -239,12 +239,14 @@ def create_app(settings: Settings, request_shutdown: Optional[Callable[[], None]
                 checked.append((given, _validate(runtime, Kind.PREDICT, {"input": given})))
             except RequestError as exc:
                 raise RequestError(422, exc.message, [*map(str, loc), exc.loc[-1] if exc.loc else ""]) from None
-        jobs = []
-        for given, arguments in checked:
-            _admit(runtime, None)
-            jobs.append((runtime.new_job(Kind.PREDICT, None, {"input": given}), arguments))
+        if runtime.at_capacity(len(checked)):  # all or none: no instance runs when another is refused
+            raise _queue_full()
+        jobs = [(runtime.new_job(Kind.PREDICT, None, {"input": given}), arguments) for given, arguments in checked]
         await asyncio.gather(*(runtime.run(job, arguments) for job, arguments in jobs))
         return [job for job, _ in jobs]
+
+    def _queue_full() -> RequestError:
+        return RequestError(409, "the queue of waiting predictions is full; retry later", headers={"Retry-After": "1"})
 
     def _refuse_while_draining(runtime: Runtime) -> None:
         if runtime.draining:
@@ -255,8 +257,7 @@ def create_app(settings: Settings, request_shutdown: Optional[Callable[[], None]
         if runtime.status == Health.STARTING and runtime.signature is None:
             # Inputs can be checked only once setup has told us the signature: wait in the queue until then.
             if runtime.waiting >= settings.queue_size:
-                raise RequestError(409, "the queue of waiting predictions is full; retry later",
-                                   headers={"Retry-After": "1"})
+                raise _queue_full()
             await runtime.until_set_up()
         if runtime.status in (Health.SETUP_FAILED, Health.DEFUNCT):
             raise RequestError(503, f"the model cannot run predictions ({runtime.status})")
@@ -272,8 +273,7 @@ def create_app(settings: Settings, request_shutdown: Optional[Callable[[], None]
 
     def _admit(runtime: Runtime, job_id: Optional[str]) -> None:
         if runtime.at_capacity():
-            raise RequestError(409, "the queue of waiting predictions is full; retry later",
-                               headers={"Retry-After": "1"})
+            raise _queue_full()
         if job_id is not None and job_id in runtime.jobs:
             raise RequestError(409, f"a prediction with id {job_id!r} is already running; use PUT to rejoin it",
                                ["body", "id"])

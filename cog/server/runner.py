@@ -454,8 +454,9 @@ class Runtime:
         job = self.jobs.get(job_id)
         return job.to_json() if job is not None else self.recent.get(job_id)
 
-    def at_capacity(self) -> bool:
-        return self.busy >= self.settings.max_concurrency and self.waiting >= self.settings.queue_size
+    def at_capacity(self, arriving: int = 1) -> bool:
+        """Whether `arriving` more jobs would overflow the queue (all slots are busy and the queue is full)."""
+        return self.busy >= self.settings.max_concurrency and self.waiting + arriving > self.settings.queue_size
 
     async def until_set_up(self) -> None:
         """Wait, as a queued job does, for the first setup to end: a request that arrives early is not refused."""

@@ -10,6 +10,8 @@ import pytest
 from cog.server.http import listen_port
 from cog.server.runner import Settings, SettingsError
 
+from .conftest import wait_until
+
 VERTEX = {"vertex_health_route": "/v1/endpoints/1/deployedModels/2", "vertex_predict_route": "/v1/endpoints/1:predict"}
 
 
@@ -64,6 +66,19 @@ def test_a_bad_vertex_request_is_a_422_and_runs_nothing(serve: Any, body: Dict[s
     assert answer.json()["detail"][0]["loc"] == loc and message in answer.json()["detail"][0]["msg"]
     runtime = server.server.config.app.state.runtime
     assert len(runtime.recent) == 0 and not runtime.jobs
+
+
+def test_vertex_instances_beyond_the_queue_are_refused_together(serve: Any) -> None:
+    server = serve("async_predictor.py:Predictor", queue_size=1, **VERTEX)
+    busy = server.client.put("/predictions/busy", headers={"Prefer": "respond-async"},
+                             json={"input": {"text": "slot", "delay": 5}})
+    assert busy.status_code == 202
+    wait_until(lambda: server.client.get("/predictions/busy").json()["status"] == "processing", what="the slot taken")
+    refused = server.client.post(VERTEX["vertex_predict_route"], json={"instances": [{"text": "a"}, {"text": "b"}]})
+    assert refused.status_code == 409 and refused.headers["retry-after"] == "1"
+    runtime = server.server.config.app.state.runtime
+    assert list(runtime.jobs) == ["busy"]  # neither instance was left behind, admitted but never run
+    assert server.client.post("/predictions/busy/cancel").status_code == 200
 
 
 @pytest.mark.parametrize("flag, sagemaker, env, port", [
