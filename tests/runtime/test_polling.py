@@ -77,3 +77,10 @@ def test_a_job_run_again_under_its_id_is_shown_as_its_newest_run() -> None:
     recent.add("a", {"run": 2})
     recent.add("c", {"run": 1})  # the oldest is now b, not a
     assert recent.get("a") == {"run": 2} and recent.get("b") is None
+
+
+def test_the_schema_describes_polling_and_the_probes(serve: Any) -> None:
+    paths = serve("hello.py:Predictor").client.get("/openapi.json").json()["paths"]
+    assert set(paths["/predictions/{prediction_id}"]) == {"put", "get"}
+    assert set(paths["/predictions/{prediction_id}"]["get"]["responses"]) == {"200", "404"}
+    assert all(set(paths[probe]["get"]["responses"]) == {"200", "503"} for probe in ("/livez", "/readyz"))
