@@ -184,10 +184,12 @@ def create_app(settings: Settings, request_shutdown: Optional[Callable[[], None]
         return _json(health)
 
     async def livez(request: Request) -> Response:
-        return _json(*reversed(probes.liveness(runtime_of(request))))
+        status, body = probes.liveness(runtime_of(request))
+        return _json(body, status)
 
     async def readyz(request: Request) -> Response:
-        return _json(*reversed(probes.readiness(runtime_of(request))))
+        status, body = probes.readiness(runtime_of(request))
+        return _json(body, status)
 
     async def openapi(request: Request) -> Response:
         runtime = runtime_of(request)
@@ -224,7 +226,8 @@ def create_app(settings: Settings, request_shutdown: Optional[Callable[[], None]
         _admit(runtime, job_id)
         return await _respond(request, runtime, runtime.new_job(kind, job_id, payload), arguments)
 
-    async def predict_each(request: Request, inputs: Sequence[Any], where: Sequence[List[Union[str, int]]]) -> List[Job]:
+    async def predict_each(request: Request, inputs: Sequence[Any],
+                           where: Sequence[List[Union[str, int]]]) -> List[Job]:
         """Run a prediction for each of `inputs` (in order, at once as the slots allow) to its end, for the
         platforms' routes; `where[i]` is where inputs[i] is in the request body, for the 422 of a bad one. All
         are checked before any runs."""
@@ -232,7 +235,7 @@ def create_app(settings: Settings, request_shutdown: Optional[Callable[[], None]
         _refuse_while_draining(runtime)
         await _until_set_up(runtime)
         checked = []
-        for index, (given, loc) in enumerate(zip(inputs, where)):
+        for given, loc in zip(inputs, where):
             if not isinstance(given, dict):
                 raise RequestError(422, "the input must be a JSON object of the model's inputs", list(map(str, loc)))
             try:

@@ -128,7 +128,7 @@ class SettingsError(CogError):
 
 
 def _env_number(name: str, default: Any, kind: Callable[[str], Any] = float) -> Any:
-    """The environment's value of `name` as a number ≥ 0: COG_SHUTDOWN_GRACE_SECONDS=10 → 10.0; unset → `default`."""
+    """The environment's value of `name`, a number ≥ 0: COG_SHUTDOWN_GRACE_SECONDS=10 → 10.0; unset: `default`."""
     text = os.environ.get(name, "").strip()
     if not text:
         return default

@@ -29,7 +29,7 @@ def image(cog) -> Iterator[str]:  # `cog`: tests/docker.py's, through tests/imag
 
 @pytest.fixture
 def run(image: str) -> Iterator:
-    """run(*docker run options, port=CONTAINER_PORT, command=[...]) → (container id, the loopback URL it answers on)."""
+    """run(*docker run options, port=CONTAINER_PORT, command=[...]) → (container id, its loopback URL)."""
     containers: List[str] = []
 
     def start(*options: str, port: int, command: List[str] = ()) -> tuple:
@@ -72,8 +72,8 @@ def test_sigterm_during_a_prediction_lets_it_finish_and_the_container_exits_0(ru
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         answer = pool.submit(httpx.put, f"{url}/predictions/three-seconds",
                              json={"input": {"text": "drain", "seconds": 3}}, timeout=30)
-        wait_until(lambda: httpx.get(f"{url}/predictions/three-seconds", timeout=2).json().get("status") == "processing",
-                   what="the prediction's start")
+        poll = f"{url}/predictions/three-seconds"
+        wait_until(lambda: httpx.get(poll, timeout=2).json().get("status") == "processing", what="the prediction's start")
         subprocess.run(["docker", "kill", "--signal", "TERM", container], check=True, capture_output=True)
         finished = answer.result(timeout=30)
     assert finished.status_code == 200 and finished.json()["output"] == "hello drain"
