@@ -73,7 +73,8 @@ def test_sigterm_during_a_prediction_lets_it_finish_and_the_container_exits_0(ru
         answer = pool.submit(httpx.put, f"{url}/predictions/three-seconds",
                              json={"input": {"text": "drain", "seconds": 3}}, timeout=30)
         poll = f"{url}/predictions/three-seconds"
-        wait_until(lambda: httpx.get(poll, timeout=2).json().get("status") == "processing", what="the prediction's start")
+        wait_until(lambda: httpx.get(poll, timeout=2).json().get("status") == "processing",
+                   what="the prediction's start")
         subprocess.run(["docker", "kill", "--signal", "TERM", container], check=True, capture_output=True)
         finished = answer.result(timeout=30)
     assert finished.status_code == 200 and finished.json()["output"] == "hello drain"
