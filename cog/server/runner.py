@@ -344,7 +344,7 @@ class Runtime:
                 try:  # the worker enforces the timeout; this one covers a worker that cannot answer at all
                     error = await asyncio.wait_for(answer, self.settings.healthcheck_timeout + 5)
                 except asyncio.TimeoutError:
-                    error = f"healthcheck() did not return within {self.settings.healthcheck_timeout:g} seconds"
+                    error = "the model's process did not answer the healthcheck"
                 finally:
                     self._healthchecks.pop(check_id, None)
                 if error != self.healthcheck_error:
@@ -377,14 +377,11 @@ class Runtime:
         self.worker_restarts += 1
         await self._start_worker()
 
-    async def shutdown(self, grace: Optional[float] = None) -> None:
-        """Let every job finish (and its webhooks go out) within `grace` seconds (None: however long they take),
-        then stop the worker."""
-        pending = [asyncio.ensure_future(job.done.wait()) for job in list(self.jobs.values())]
-        if pending:
-            _, late = await asyncio.wait(pending, timeout=grace)
-            for waiter in late:
-                waiter.cancel()
+    async def shutdown(self) -> None:
+        """Let every job finish (and its webhooks go out), then stop the worker. After a drain, which has waited
+        as long as its grace allows, what is left is not waited for."""
+        if not self.draining:
+            await asyncio.gather(*(job.done.wait() for job in list(self.jobs.values())))
         self._stopping = True
         current = asyncio.current_task()
         others = [task for task in self._background if task is not current]
