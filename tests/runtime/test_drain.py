@@ -4,6 +4,7 @@ worker processes, real signals; a loopback receiver for the webhooks."""
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import signal
 from pathlib import Path
 from typing import Any
@@ -69,3 +70,15 @@ def test_await_explicit_shutdown_ignores_sigterm_until_post_shutdown(start_serve
         pass
     else:
         raise AssertionError("the server still answers after POST /shutdown")
+
+
+def test_a_webhook_still_retrying_does_not_hold_the_exit_past_the_grace(start_server: Any, receiver: Receiver) -> None:
+    receiver.failures_left = 1000  # every webhook request fails: the completed one is retried for about 30 s
+    server = start_server("failures.py:Predictor", COG_SHUTDOWN_GRACE_SECONDS="0.5")
+    accepted = server.client.post("/predictions", headers={"Prefer": "respond-async"}, json={
+        "input": {"mode": "ok"}, "webhook": f"{receiver.url}/webhook"})
+    assert accepted.status_code == 202
+    wait_until(lambda: any(r["path"] == "/webhook" and json.loads(r["body"])["status"] == "succeeded"
+                           for r in receiver.requests), what="the first completed webhook")
+    server.process.send_signal(signal.SIGTERM)
+    assert server.process.wait(GRACE) == 0  # 0.5 s of grace and 5 s for the canceled, not the 30 s of retries
