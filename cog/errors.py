@@ -10,6 +10,7 @@ meets them; `last_line` takes the line that says what went wrong from a child pr
     ├── BlobMismatch           an uploaded blob is not what its name says   (cog.packages.store)
     ├── BlobTooLarge           an upload is larger than it was announced    (cog.packages.store)
     ├── UploadDiscarded        an upload stalled past the grace; collected  (cog.packages.store)
+    ├── SettingsError          a server variable (COG_...) it cannot use    (cog.server.runner)
     └── MissingBlobs           the server lacks blobs a package names       (cog.packages.client)
 
     ConfigWarning              a choice or guess made for the user; shown, never fatal

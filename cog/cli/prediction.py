@@ -320,7 +320,7 @@ class Runtime:
                 time.sleep(0.1)
                 continue
             status = health.get("status")
-            if status in ("READY", "BUSY"):
+            if status in ("READY", "BUSY", "UNHEALTHY"):  # UNHEALTHY: its healthcheck() fails, predictions run
                 return
             if status in ("SETUP_FAILED", "DEFUNCT"):
                 logs = (health.get("setup") or {}).get("logs") or ""

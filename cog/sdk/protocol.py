@@ -5,17 +5,20 @@ Standard library only, Python 3.8+: both sides import this module, the worker in
 Three pipes, one JSON message per line (`encode` writes one, `LineBuffer` reads them back):
 
     COMMANDS (server -> worker)  JobCommand        {"op": "predict"|"train", "id", "input", "context"?}
+                                 HealthcheckCommand  {"op": "healthcheck", "id", "timeout"}  (only while no job runs)
     CONTROL  (server -> worker)  CancelControl     {"op": "cancel", "id"}; its own pipe, so it reaches a busy worker
     EVENTS   (worker -> server)  ReadyEvent        {"type": "ready", "signature", "train_signature", "schema",
-                                                    "is_async", "concurrency_max"?}
+                                                    "is_async", "concurrency_max"?, "healthcheck"?}
                                  SetupFailedEvent  {"type": "setup_failed", "error"}
                                  LogEvent          {"type": "log", "id", "data"}  (id null: setup or unattributed)
                                  OutputEvent       {"type": "output", "id", "value", "files"}  (one iterator item)
                                  DoneEvent         {"type": "done", "id", "status", "output", "error", "files",
                                                     "predict_time", "metrics"?}
+                                 HealthcheckEvent  {"type": "healthcheck", "id", "error"}  (error null: healthy)
 
 A key marked ? may be left out: `context` (the request's, a str -> str object) when the request has none,
-`concurrency_max` when predict() has no @cog.concurrent, `metrics` when the model recorded none.
+`concurrency_max` when predict() has no @cog.concurrent, `metrics` when the model recorded none, `healthcheck`
+(true: the predictor defines healthcheck()) when it does not.
 
 File outputs travel as {FILE_MARKER: "/abs/path"}; `files` says a message holds some, so the server walks only
 those. The states below are `str` enums: they are their strings in JSON and in messages.
@@ -50,6 +53,7 @@ class Health(_StrEnum):
     BUSY = "BUSY"
     SETUP_FAILED = "SETUP_FAILED"
     DEFUNCT = "DEFUNCT"
+    UNHEALTHY = "UNHEALTHY"  # set up, but the predictor's own healthcheck() failed last time it ran
 
 
 class Status(_StrEnum):
@@ -78,6 +82,12 @@ class JobCommand(_JobCommand, total=False):
     context: Dict[str, str]  # the request's `context`, for cog.current_scope().context
 
 
+class HealthcheckCommand(TypedDict):
+    op: Literal["healthcheck"]
+    id: str
+    timeout: float  # seconds healthcheck() may take before it counts as failed
+
+
 class CancelControl(TypedDict):
     op: Literal["cancel"]
     id: str
@@ -96,6 +106,7 @@ class _ReadyEvent(TypedDict):
 
 class ReadyEvent(_ReadyEvent, total=False):
     concurrency_max: int  # what predict()'s @cog.concurrent(max=N) says
+    healthcheck: bool  # the predictor defines healthcheck(): the server asks it from time to time
 
 
 class SetupFailedEvent(TypedDict):
@@ -130,8 +141,14 @@ class DoneEvent(_DoneEvent, total=False):
     metrics: Dict[str, Any]  # what the model recorded with cog.current_scope().record_metric
 
 
-Command = Union[JobCommand, CancelControl]
-Event = Union[ReadyEvent, SetupFailedEvent, LogEvent, OutputEvent, DoneEvent]
+class HealthcheckEvent(TypedDict):
+    type: Literal["healthcheck"]
+    id: str
+    error: Optional[str]  # None: healthy; else why not, in one line
+
+
+Command = Union[JobCommand, HealthcheckCommand, CancelControl]
+Event = Union[ReadyEvent, SetupFailedEvent, LogEvent, OutputEvent, DoneEvent, HealthcheckEvent]
 Message = Union[Command, Event]
 
 

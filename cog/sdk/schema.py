@@ -164,12 +164,23 @@ def _job_paths(collection: str, noun: str) -> Dict[str, Any]:
         f"/{collection}/{{{noun.lower()}_id}}": {"put": {
             "summary": f"{noun} (idempotent)", "operationId": f"{collection}_idempotent_put",
             "parameters": [job_id, prefer], "requestBody": body, "responses": responses,
+        }, "get": {
+            "summary": f"Poll {noun}", "operationId": f"{collection}_get", "parameters": [job_id],
+            "responses": {"200": _json_response(_ref(f"{noun}Response")),
+                          "404": _json_response({}, "Not Found: not in flight, nor finished recently")},
         }},
         f"/{collection}/{{{noun.lower()}_id}}/cancel": {"post": {
             "summary": f"Cancel {noun}", "operationId": f"{collection}_cancel_post", "parameters": [job_id],
             "responses": {"200": _json_response({}), "404": _json_response({}, "Not Found")},
         }},
     }
+
+
+def _probe_path(summary: str, operation: str, unavailable: str) -> Dict[str, Any]:
+    probe = {"type": "object", "required": ["status"],
+             "properties": {"status": {"type": "string"}, "detail": {"type": "string"}}}
+    return {"get": {"summary": summary, "operationId": operation,
+                    "responses": {"200": _json_response(probe), "503": _json_response(probe, unavailable)}}}
 
 
 def openapi_schema(predict: Signature, train: Optional[Signature] = None) -> Dict[str, Any]:
@@ -201,6 +212,8 @@ def openapi_schema(predict: Signature, train: Optional[Signature] = None) -> Dic
                                   "responses": {"200": _json_response({})}}},
         "/shutdown": {"post": {"summary": "Shutdown", "operationId": "shutdown_post",
                                "responses": {"200": _json_response({})}}},
+        "/livez": _probe_path("Liveness", "livez_get", "DEFUNCT: the worker is not restarted again"),
+        "/readyz": _probe_path("Readiness", "readyz_get", "Not ready: setting up, failed, unhealthy or draining"),
         **_job_paths("predictions", "Prediction"),
     }
     if train is not None:

@@ -49,6 +49,7 @@ from cog.sdk.protocol import (
     FILE_MARKER,
     DoneEvent,
     Event,
+    HealthcheckCommand,
     JobCommand,
     Kind,
     LineBuffer,
@@ -383,6 +384,7 @@ class Worker:
         self.setups: List[Callable[..., Any]] = []
         self.is_async = False
         self.ready_message: Optional[ReadyEvent] = None
+        self.healthcheck: Optional[Callable[[], Any]] = None  # the predictor's own healthcheck(), if any
 
     # -- setup ------------------------------------------------------------------------------------------
 
@@ -411,6 +413,10 @@ class Worker:
         concurrency_max = getattr(targets.predict.fn, CONCURRENT_MAX_ATTR, None)  # @cog.concurrent(max=N)
         if isinstance(concurrency_max, int):
             self.ready_message["concurrency_max"] = concurrency_max
+        healthcheck = getattr(targets.predict.instance, "healthcheck", None)
+        if callable(healthcheck):
+            self.healthcheck = healthcheck
+            self.ready_message["healthcheck"] = True
         return True
 
     def _call_setups(self) -> Iterator[Any]:
@@ -458,7 +464,11 @@ class Worker:
         signal.signal(signal.SIGUSR1, self._on_cancel_signal)
         threading.Thread(target=self._read_control, args=(control_fd,), daemon=True).start()
         for line in commands:
-            self.run_job(decode(line))
+            command = decode(line)
+            if command["op"] == "healthcheck":
+                self.run_healthcheck(command)
+            else:
+                self.run_job(command)
 
     def run_job(self, command: JobCommand) -> None:
         """Run one job in this thread and send its done event."""
@@ -473,6 +483,25 @@ class Worker:
             current_job.set(None)
             del self.running[job]
             self.canceled.discard(job)
+
+    def run_healthcheck(self, command: HealthcheckCommand) -> None:
+        """Call healthcheck() in a thread of its own, so that one that hangs holds this loop `timeout` seconds at
+        most, and send what it says."""
+        outcome: List[Optional[str]] = [_timed_out(command["timeout"])]
+
+        def check() -> None:
+            try:
+                result = self.healthcheck() if self.healthcheck is not None else True
+                if inspect.isawaitable(result):  # an async healthcheck() of a sync predictor
+                    result = asyncio.run(_await(result))
+                outcome[0] = _healthcheck_error(result)
+            except BaseException as exc:  # the model's own error: unhealthy, not a crash
+                outcome[0] = _raised(exc)
+
+        thread = threading.Thread(target=check, name="cog-healthcheck", daemon=True)
+        thread.start()
+        thread.join(command["timeout"])
+        self.channel.send({"type": "healthcheck", "id": command["id"], "error": outcome[0]})
 
     def _read_control(self, control_fd: int) -> None:
         with open(control_fd, "rb") as control:
@@ -533,7 +562,7 @@ class Worker:
             return 1
         loop = asyncio.get_running_loop()
         finished = loop.create_future()
-        commands = _LineReader(commands_fd, self.start_job, finished)
+        commands = _LineReader(commands_fd, self.start, finished)
         control = _LineReader(control_fd, lambda message: self.cancel_job(message["id"]), None)
         loop.add_reader(commands_fd, commands.on_readable)
         loop.add_reader(control_fd, control.on_readable)
@@ -541,6 +570,28 @@ class Worker:
         if self.running:
             await asyncio.wait(list(self.running.values()))
         return 0
+
+    def start(self, command: Any) -> None:
+        """A command of the pipe, in async mode: a job or a healthcheck, each a task of the running loop."""
+        if command["op"] == "healthcheck":
+            asyncio.ensure_future(self._healthcheck_async(command))
+        else:
+            self.start_job(command)
+
+    async def _healthcheck_async(self, command: HealthcheckCommand) -> None:
+        try:
+            assert self.healthcheck is not None
+            if _is_async(self.healthcheck):
+                result = await asyncio.wait_for(self.healthcheck(), command["timeout"])
+            else:  # a sync healthcheck() must not block the predictions' loop
+                loop = asyncio.get_running_loop()
+                result = await asyncio.wait_for(loop.run_in_executor(None, self.healthcheck), command["timeout"])
+            error = _healthcheck_error(result)
+        except asyncio.TimeoutError:
+            error = _timed_out(command["timeout"])
+        except Exception as exc:  # the model's own error: unhealthy, not a crash
+            error = _raised(exc)
+        self.channel.send({"type": "healthcheck", "id": command["id"], "error": error})
 
     def start_job(self, command: JobCommand) -> None:
         """Start one job as a task of the running loop; it sends its done event when it ends."""
@@ -677,6 +728,19 @@ class _LineReader:
             return
         for message in self._lines.feed(chunk):
             self._on_message(message)
+
+
+def _healthcheck_error(result: Any) -> Optional[str]:
+    """What healthcheck() returned, as Cog reads it: False is unhealthy, anything else (True, None) healthy."""
+    return "healthcheck() returned False" if result is False else None
+
+
+def _raised(exc: BaseException) -> str:
+    return f"healthcheck() raised {type(exc).__name__}: {error_text(exc)}"
+
+
+def _timed_out(timeout: float) -> str:
+    return f"healthcheck() did not return within {timeout:g} seconds"
 
 
 def _is_async(fn: Callable[..., Any]) -> bool:

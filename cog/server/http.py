@@ -2,11 +2,13 @@
 
 Starting it (what the image's entry point and `cog serve` rely on)::
 
-    python -m cog.server.http [--host 0.0.0.0] [--port N] [--upload-url URL]
+    python -m cog.server.http [serve] [--host 0.0.0.0] [--port N] [--upload-url URL] [--await-explicit-shutdown]
 
 run in the project directory (the directory that holds cog.yaml and the model code), configured by:
 
-    PORT                  port to listen on when --port is not given (default 5000)
+    PORT                  port to listen on when --port is not given (default 5000; `serve`: 8080, SageMaker's)
+    AIP_HTTP_PORT, AIP_HEALTH_ROUTE, AIP_PREDICT_ROUTE
+                          Vertex AI's port (over PORT) and routes (cog.server.platforms)
     COG_PREDICT           the predictor, "predict.py:Predictor" (path relative to the working directory; the
                           syntax of cog.yaml's `predict:`, and of the original dialect's `model:`); also read
                           as Cog's COG_PREDICT_TYPE_STUB. Without either, cog.yaml in the working directory
@@ -18,6 +20,15 @@ run in the project directory (the directory that holds cog.yaml and the model co
                           in a queue
     COG_LOG_LEVEL         the server's own log lines: debug, info (default), warning or error. What the model
                           prints always goes to stderr as it arrives, besides its job's logs
+    COG_LOG_FORMAT        text (default) or json: one JSON object per line on stdout (cog.server.logs)
+    COG_SHUTDOWN_GRACE_SECONDS  seconds in-flight predictions get after SIGTERM (default 30; cog.server.drain)
+    COG_PREDICTION_RETENTION_SECONDS, COG_PREDICTION_RETENTION_COUNT
+                          how long (default 600 s) and how many (default 100) finished predictions
+                          GET /predictions/{id} still answers for (cog.server.recent)
+    COG_HEALTHCHECK_INTERVAL, COG_HEALTHCHECK_TIMEOUT
+                          seconds between calls of the predictor's healthcheck() (default 10), and the most one
+                          may take (default 5)
+    COG_MAX_WORKER_RESTARTS   restarts of a crashed worker in a row before DEFUNCT (default 3)
     COG_QUEUE_SIZE        predictions that may wait for a slot (default 64); beyond it: 409 with Retry-After
     COG_WORKER_PYTHON     interpreter of the model's environment, which runs the worker (default: this one)
     COG_SETUP_TIMEOUT     seconds setup() may take before health turns SETUP_FAILED (default: no limit)
@@ -32,9 +43,10 @@ the app alone: `create_app(settings)`, whose model runs in a worker process, or 
 The OpenAPI schema without starting anything: `cog.server.process.openapi_schema_for(predict_ref, ...)`, or
 `python -m cog.sdk.worker --openapi predict.py:Predictor` on the model's interpreter.
 
-Endpoints: GET / (index), GET /health-check, GET /openapi.json, GET /metrics (Prometheus), POST /predictions
-(sync; `Prefer: respond-async` -> 202; `Accept: text/event-stream` -> server-sent events),
-PUT /predictions/{id} (idempotent), POST /predictions/{id}/cancel, POST /shutdown, and /trainings twins.
+Endpoints: GET / (index), GET /health-check, GET /livez, GET /readyz (cog.server.probes), GET /openapi.json,
+GET /metrics (Prometheus), POST /predictions (sync; `Prefer: respond-async` -> 202; `Accept: text/event-stream`
+-> server-sent events), PUT /predictions/{id} (idempotent), GET /predictions/{id} (poll),
+POST /predictions/{id}/cancel, POST /shutdown, /trainings twins, and the platforms' routes (cog.server.platforms).
 Every error answer is a RequestError raised by a handler and rendered by the app's one exception handler.
 """
 
@@ -48,7 +60,7 @@ import os
 import platform
 import sys
 from contextlib import asynccontextmanager
-from typing import Any, AsyncIterator, Callable, Dict, List, Optional
+from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Sequence, Union
 
 # An image's server environment; `python` there is the model's, which has cog's SDK but not the server's packages.
 SERVER_ENVIRONMENT = "/opt/cog/server"
@@ -68,54 +80,21 @@ except ImportError:
 from cog._version import __version__
 from cog.sdk.protocol import Health, Kind, Status
 from cog.sdk.signature import InputError
+from cog.server import logs, platforms, probes
+from cog.server.drain import CANCEL_WAIT, DrainingServer
 from cog.server.process import WorkerProcess
 from cog.server.project import ProjectError
-from cog.server.runner import Job, Runtime, Settings, WorkerFactory
+# The names this module has always used for them; the platforms' routes share them (cog.server.responses).
+from cog.server.responses import RequestError
+from cog.server.responses import error_response as _error_response
+from cog.server.responses import json_response as _json
+from cog.server.responses import read_body as _read_body
+from cog.server.runner import Job, Runtime, Settings, SettingsError, WorkerFactory
 from cog.server.webhook import EVENTS
 
 log = logging.getLogger("cog.server")
 
 JOB_KINDS = {"predictions": Kind.PREDICT, "trainings": Kind.TRAIN}
-
-
-class RequestError(Exception):
-    """A client mistake: answered with `status` and a one-line message naming the field."""
-
-    def __init__(self, status: int, message: str, loc: Optional[List[str]] = None,
-                 headers: Optional[Dict[str, str]] = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.loc = loc
-        self.headers = headers
-
-
-def _json(data: Any, status: int = 200, headers: Optional[Dict[str, str]] = None) -> Response:
-    body = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    return Response(body, status_code=status, headers=headers, media_type="application/json")
-
-
-async def _error_response(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, RequestError)
-    if exc.loc is not None:  # the shape FastAPI (and so Cog) gives validation errors
-        detail: Any = [{"loc": exc.loc, "msg": exc.message, "type": "value_error"}]
-    else:
-        detail = exc.message
-    return _json({"detail": detail}, exc.status, exc.headers)
-
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise RequestError(413, f"the request body is larger than the limit of {limit} bytes")
-    chunks = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise RequestError(413, f"the request body is larger than the limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _parse_request(body: bytes) -> Dict[str, Any]:
@@ -195,11 +174,22 @@ def create_app(settings: Settings, request_shutdown: Optional[Callable[[], None]
 
     async def health_check(request: Request) -> Response:
         runtime = runtime_of(request)
-        return _json({
+        health = {
             "status": runtime.health,
             "setup": runtime.setup or None,
             "version": {"cog": __version__, "python": platform.python_version()},
-        })
+        }
+        if runtime.healthcheck_error is not None:  # Cog's field, there only when healthcheck() failed
+            health["user_healthcheck_error"] = runtime.healthcheck_error
+        return _json(health)
+
+    async def livez(request: Request) -> Response:
+        status, body = probes.liveness(runtime_of(request))
+        return _json(body, status)
+
+    async def readyz(request: Request) -> Response:
+        status, body = probes.readiness(runtime_of(request))
+        return _json(body, status)
 
     async def openapi(request: Request) -> Response:
         runtime = runtime_of(request)
@@ -229,18 +219,48 @@ def create_app(settings: Settings, request_shutdown: Optional[Callable[[], None]
                 return await _respond(request, runtime, existing, None)
         else:
             job_id = payload.get("id")
+        _refuse_while_draining(runtime)
         await _until_set_up(runtime)
         kind = JOB_KINDS[collection]
         arguments = _validate(runtime, kind, payload)
         _admit(runtime, job_id)
         return await _respond(request, runtime, runtime.new_job(kind, job_id, payload), arguments)
 
+    async def predict_each(request: Request, inputs: Sequence[Any],
+                           where: Sequence[List[Union[str, int]]]) -> List[Job]:
+        """Run a prediction for each of `inputs` (in order, at once as the slots allow) to its end, for the
+        platforms' routes; `where[i]` is where inputs[i] is in the request body, for the 422 of a bad one. All
+        are checked before any runs."""
+        runtime = runtime_of(request)
+        _refuse_while_draining(runtime)
+        await _until_set_up(runtime)
+        checked = []
+        for given, loc in zip(inputs, where):
+            if not isinstance(given, dict):
+                raise RequestError(422, "the input must be a JSON object of the model's inputs", list(map(str, loc)))
+            try:
+                checked.append((given, _validate(runtime, Kind.PREDICT, {"input": given})))
+            except RequestError as exc:
+                raise RequestError(422, exc.message, [*map(str, loc), exc.loc[-1] if exc.loc else ""]) from None
+        if runtime.at_capacity(len(checked)):  # all or none: no instance runs when another is refused
+            raise _queue_full()
+        jobs = [(runtime.new_job(Kind.PREDICT, None, {"input": given}), arguments) for given, arguments in checked]
+        await asyncio.gather(*(runtime.run(job, arguments) for job, arguments in jobs))
+        return [job for job, _ in jobs]
+
+    def _queue_full() -> RequestError:
+        return RequestError(409, "the queue of waiting predictions is full; retry later", headers={"Retry-After": "1"})
+
+    def _refuse_while_draining(runtime: Runtime) -> None:
+        if runtime.draining:
+            raise RequestError(503, "the server is shutting down; send the prediction to another instance",
+                               headers={"Retry-After": "1"})
+
     async def _until_set_up(runtime: Runtime) -> None:
         if runtime.status == Health.STARTING and runtime.signature is None:
             # Inputs can be checked only once setup has told us the signature: wait in the queue until then.
             if runtime.waiting >= settings.queue_size:
-                raise RequestError(409, "the queue of waiting predictions is full; retry later",
-                                   headers={"Retry-After": "1"})
+                raise _queue_full()
             await runtime.until_set_up()
         if runtime.status in (Health.SETUP_FAILED, Health.DEFUNCT):
             raise RequestError(503, f"the model cannot run predictions ({runtime.status})")
@@ -256,8 +276,7 @@ def create_app(settings: Settings, request_shutdown: Optional[Callable[[], None]
 
     def _admit(runtime: Runtime, job_id: Optional[str]) -> None:
         if runtime.at_capacity():
-            raise RequestError(409, "the queue of waiting predictions is full; retry later",
-                               headers={"Retry-After": "1"})
+            raise _queue_full()
         if job_id is not None and job_id in runtime.jobs:
             raise RequestError(409, f"a prediction with id {job_id!r} is already running; use PUT to rejoin it",
                                ["body", "id"])
@@ -294,6 +313,15 @@ def create_app(settings: Settings, request_shutdown: Optional[Callable[[], None]
         finally:
             job.listeners.remove(events)
 
+    async def poll(request: Request) -> Response:
+        job_id = request.path_params["job_id"]
+        found = runtime_of(request).find(job_id)
+        if found is None:
+            raise RequestError(404, f"no prediction {job_id!r} is in flight or among the last "
+                                    f"{settings.retention_count} finished in {settings.retention_seconds:g} seconds "
+                                    "(COG_PREDICTION_RETENTION_COUNT, COG_PREDICTION_RETENTION_SECONDS)")
+        return _json(found)
+
     async def cancel(request: Request) -> Response:
         job_id = request.path_params["job_id"]
         if not runtime_of(request).cancel(job_id):
@@ -302,6 +330,8 @@ def create_app(settings: Settings, request_shutdown: Optional[Callable[[], None]
 
     app.add_route("/", index, methods=["GET"])
     app.add_route("/health-check", health_check, methods=["GET"])
+    app.add_route("/livez", livez, methods=["GET"])
+    app.add_route("/readyz", readyz, methods=["GET"])
     app.add_route("/openapi.json", openapi, methods=["GET"])
     app.add_route("/metrics", metrics, methods=["GET"])
     app.add_route("/shutdown", shutdown, methods=["POST"])
@@ -315,39 +345,27 @@ def create_app(settings: Settings, request_shutdown: Optional[Callable[[], None]
 
         app.add_route(f"/{collection}", create_new, methods=["POST"])
         app.add_route(f"/{collection}/{{job_id}}", create_idempotent, methods=["PUT"])
+        app.add_route(f"/{collection}/{{job_id}}", poll, methods=["GET"])
         app.add_route(f"/{collection}/{{job_id}}/cancel", cancel, methods=["POST"])
+    platforms.add_routes(app, settings, predict_each, lambda request: probes.readiness(runtime_of(request)))
     return app
 
 
-LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "warn": logging.WARNING,
-              "error": logging.ERROR}
-
-
-def log_level() -> int:
-    """COG_LOG_LEVEL (debug, info, warning, error; default info): how much of its own the server logs."""
-    name = os.environ.get("COG_LOG_LEVEL", "").strip().lower()
-    return LOG_LEVELS.get(name, logging.INFO)
-
-
 def run(settings: Settings, host: str, port: int) -> None:
-    """Serve until SIGTERM/SIGINT or POST /shutdown; on the way out, in-flight jobs finish first."""
-    level = log_level()
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("cog").setLevel(level)
-    logging.getLogger("httpx").setLevel(max(level, logging.WARNING))  # one line per webhook request is noise
-    unknown = os.environ.get("COG_LOG_LEVEL", "").strip().lower()
-    if unknown and unknown not in LOG_LEVELS:
-        log.warning("COG_LOG_LEVEL=%s is not one of debug, info, warning, error; logging at info", unknown)
-    server: Optional[uvicorn.Server] = None
+    """Serve until SIGTERM/SIGINT or POST /shutdown; on the way out, in-flight jobs finish first (cog.server.drain)."""
+    logs.configure()
+    server: Optional[DrainingServer] = None
 
     def request_shutdown() -> None:
         assert server is not None
-        server.should_exit = True
+        server.begin_drain()
 
     app = create_app(settings, request_shutdown)
-    uvicorn_level = "error" if level >= logging.ERROR else "warning"
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, access_log=False, log_level=uvicorn_level,
-                                           lifespan="on", proxy_headers=False, server_header=False))
+    uvicorn_level = "error" if logs.log_level() >= logging.ERROR else "warning"
+    config = uvicorn.Config(app, host=host, port=port, access_log=False, log_level=uvicorn_level, lifespan="on",
+                            proxy_headers=False, server_header=False, timeout_graceful_shutdown=CANCEL_WAIT,
+                            log_config=None)  # uvicorn's few lines go through our logging (cog.server.logs)
+    server = DrainingServer(config, app, settings.shutdown_grace, settings.await_explicit_shutdown)
     log.info("serving %s on http://%s:%d", settings.predict_ref, host, port)
     server.run()
 
@@ -373,18 +391,42 @@ def serve(
     run(settings, host, port)
 
 
+def listen_port(flag: Optional[str], sagemaker: bool, env: Dict[str, str]) -> int:
+    """The port to listen on: --port, else SageMaker's 8080 (`serve`), else Vertex AI's AIP_HTTP_PORT, else PORT,
+    else 5000. listen_port(None, False, {"AIP_HTTP_PORT": "8080"}) → 8080."""
+    if flag is not None:
+        name, value = "--port", flag
+    elif sagemaker:
+        return 8080
+    elif env.get("AIP_HTTP_PORT"):
+        name, value = "AIP_HTTP_PORT", env["AIP_HTTP_PORT"]
+    else:
+        name, value = "PORT", env.get("PORT") or "5000"
+    if not value.strip().isdigit() or int(value) > 65535:
+        raise SettingsError(f"{name}={value} is not a port number (0 to 65535)")
+    return int(value)
+
+
 def main(argv: Optional[List[str]] = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m cog.server.http", description="Serve a Cog model over HTTP.")
+    parser.add_argument("mode", nargs="?", choices=["serve"],
+                        help="serve: as SageMaker runs an image (`docker run IMAGE serve`): /ping and /invocations, "
+                             "on port 8080 unless --port says")
     parser.add_argument("--host", default="0.0.0.0")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "5000")))
+    parser.add_argument("--port", help="port to listen on (default: AIP_HTTP_PORT, PORT, or 5000)")
     parser.add_argument("--upload-url", help="PUT output files under this URL instead of returning data URIs")
+    parser.add_argument("--await-explicit-shutdown", action="store_true",
+                        help="ignore SIGTERM; stop on POST /shutdown (or SIGINT)")
     args = parser.parse_args(argv)
+    sagemaker = args.mode == "serve"
     try:
-        settings = Settings.from_env(upload_url=args.upload_url, project_dir=os.getcwd())
-    except ProjectError as exc:
+        port = listen_port(args.port, sagemaker, dict(os.environ))
+        settings = Settings.from_env(upload_url=args.upload_url, project_dir=os.getcwd(), sagemaker=sagemaker,
+                                     await_explicit_shutdown=args.await_explicit_shutdown or None)
+    except (ProjectError, SettingsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)
-    run(settings, args.host, args.port)
+    run(settings, args.host, port)
 
 
 if __name__ == "__main__":

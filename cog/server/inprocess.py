@@ -24,9 +24,9 @@ import os
 import queue
 import sys
 import threading
-from typing import TYPE_CHECKING, Any, Callable, Optional, Set, TextIO
+from typing import TYPE_CHECKING, Any, Callable, Optional, Set, TextIO, Union
 
-from cog.sdk.protocol import Event, JobCommand, decode, encode
+from cog.sdk.protocol import Event, HealthcheckCommand, JobCommand, decode, encode
 from cog.sdk.worker import Channel, LogStream, Worker
 
 if TYPE_CHECKING:
@@ -184,14 +184,15 @@ class InProcessWorker:
         if not self.exited.is_set():
             self._on_message(decode(line))
 
-    def send(self, command: JobCommand) -> None:
+    def send(self, command: Union[JobCommand, HealthcheckCommand]) -> None:
         _route_output(self)
         command = decode(encode(command))  # what the model gets is what a pipe would have carried
         if self._worker.is_async:
-            self._context.run(self._worker.start_job, command)
+            self._context.run(self._worker.start, command)
         else:
             assert self._thread is not None
-            self._thread.submit(lambda: self._worker.run_job(command))
+            run = self._worker.run_healthcheck if command["op"] == "healthcheck" else self._worker.run_job
+            self._thread.submit(lambda: run(command))
 
     def cancel(self, job_id: str) -> None:
         if self._worker.is_async:

@@ -15,10 +15,10 @@ import os
 import signal
 import subprocess
 import sys
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Union
 
 from cog.errors import last_line
-from cog.sdk.protocol import Event, JobCommand, LineBuffer, encode
+from cog.sdk.protocol import Event, HealthcheckCommand, JobCommand, LineBuffer, encode
 
 if TYPE_CHECKING:
     from cog.server.runner import Settings
@@ -98,7 +98,7 @@ class WorkerProcess:
         await self._tasks[0]  # the last words of a crash (faulthandler) before anyone hears of it
         self.exited.set()
 
-    def send(self, command: JobCommand) -> None:
+    def send(self, command: Union[JobCommand, HealthcheckCommand]) -> None:
         assert self._commands is not None
         self._commands.write(encode(command))
 

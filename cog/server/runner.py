@@ -23,10 +23,14 @@ from typing import Any, Callable, Dict, List, Optional, Protocol, Set, Union
 
 import httpx
 
+from cog.errors import CogError
 from cog.sdk.protocol import (
+    TERMINAL,
     DoneEvent,
     Event,
     Health,
+    HealthcheckCommand,
+    HealthcheckEvent,
     JobCommand,
     Kind,
     LogEvent,
@@ -39,7 +43,9 @@ from cog.sdk.signature import FILE, PATH, Signature
 from cog.server.files import FileInputError, download_inputs, resolve_outputs
 from cog.server.metrics import Metrics
 from cog.server.process import WorkerProcess
+from cog.server.logs import echo
 from cog.server.project import read_project
+from cog.server.recent import RecentJobs
 from cog.server.webhook import EVENTS, WebhookSender
 
 log = logging.getLogger("cog.server")
@@ -47,16 +53,6 @@ log = logging.getLogger("cog.server")
 
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat()
-
-
-def echo(text: str) -> None:
-    """What the model prints, on this process's stderr as it arrives (so `docker logs` and `cog predict`, which
-    follows the container's log, show it), besides the job's logs."""
-    try:
-        sys.stderr.write(text)
-        sys.stderr.flush()
-    except (OSError, ValueError):  # stderr closed or gone: the job's logs still have it
-        pass
 
 
 @dataclass
@@ -74,6 +70,18 @@ class Settings:
     max_input_file_bytes: int = 1 << 30
     # Restarts after crashes in a row (each without a job succeeding in between) before DEFUNCT.
     max_restarts: int = 3
+    # SIGTERM: seconds in-flight jobs may take to finish before they are canceled (Kubernetes' default grace).
+    shutdown_grace: float = 30.0
+    await_explicit_shutdown: bool = False  # ignore SIGTERM; only POST /shutdown stops the server (Cog's flag)
+    # Finished jobs GET /predictions/{id} still answers for: the last `retention_count`, for `retention_seconds`.
+    retention_seconds: float = 600.0
+    retention_count: int = 100
+    healthcheck_interval: float = 10.0  # seconds between calls of the predictor's healthcheck(), when it has one
+    healthcheck_timeout: float = 5.0
+    # Platform routes: SageMaker's /ping and /invocations (`serve`), Vertex AI's health and predict routes.
+    sagemaker: bool = False
+    vertex_health_route: Optional[str] = None
+    vertex_predict_route: Optional[str] = None
 
     @classmethod
     def from_env(cls, **overrides: Any) -> "Settings":
@@ -102,9 +110,44 @@ class Settings:
             "queue_size": int(env.get("COG_QUEUE_SIZE", "64")),
             "max_body_bytes": int(env.get("COG_MAX_REQUEST_BYTES", str(cls.max_body_bytes))),
             "max_input_file_bytes": int(env.get("COG_MAX_INPUT_FILE_BYTES", str(cls.max_input_file_bytes))),
+            "max_restarts": _env_number("COG_MAX_WORKER_RESTARTS", cls.max_restarts, int),
+            "shutdown_grace": _env_number("COG_SHUTDOWN_GRACE_SECONDS", cls.shutdown_grace),
+            "retention_seconds": _env_number("COG_PREDICTION_RETENTION_SECONDS", cls.retention_seconds),
+            "retention_count": _env_number("COG_PREDICTION_RETENTION_COUNT", cls.retention_count, int),
+            "healthcheck_interval": _env_number("COG_HEALTHCHECK_INTERVAL", cls.healthcheck_interval),
+            "healthcheck_timeout": _env_number("COG_HEALTHCHECK_TIMEOUT", cls.healthcheck_timeout),
+            "vertex_health_route": _env_route("AIP_HEALTH_ROUTE"),
+            "vertex_predict_route": _env_route("AIP_PREDICT_ROUTE"),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+
+class SettingsError(CogError):
+    """A variable of the server's environment has a value it cannot use; the message names it."""
+
+
+def _env_number(name: str, default: Any, kind: Callable[[str], Any] = float) -> Any:
+    """The environment's value of `name`, a number ≥ 0: COG_SHUTDOWN_GRACE_SECONDS=10 → 10.0; unset: `default`."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = kind(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        noun = "a whole number" if kind is int else "a number of seconds"
+        raise SettingsError(f"{name}={text} is not {noun} (0 or more)")
+    return value
+
+
+def _env_route(name: str) -> Optional[str]:
+    """A path the platform asks for (Vertex AI's AIP_PREDICT_ROUTE=/v1/endpoints/1/deployedModels/2:predict)."""
+    route = os.environ.get(name, "").strip()
+    if route and not route.startswith("/"):
+        raise SettingsError(f"{name}={route} is not a path; it must start with /")
+    return route or None
 
 
 class Job:
@@ -208,6 +251,11 @@ class Runtime:
         self._stopping = False
         self._takes_files: Dict[Kind, bool] = {}
         self._concurrency_taken = False
+        self.worker_restarts = 0  # the worker was restarted after a crash, in this server's life
+        self.draining = False  # shutting down: no new jobs; the ones in flight finish (cog.server.drain)
+        self.recent = RecentJobs(settings.retention_count, settings.retention_seconds)
+        self.healthcheck_error: Optional[str] = None  # why the predictor's healthcheck() last failed
+        self._healthchecks: Dict[str, "asyncio.Future[Optional[str]]"] = {}
         self.client = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0))
 
     # -- lifecycle --------------------------------------------------------------------------------------
@@ -261,8 +309,11 @@ class Runtime:
         self._finish_setup(Status.SUCCEEDED)
         gc.freeze()  # what exists now lives as long as the server: keep it out of every collection's scan
         self.status = Health.READY
+        self.healthcheck_error = None
         self._ready.set()
         self.spawn(self._watch(worker))
+        if message.get("healthcheck"):
+            self.spawn(self._check_health(worker))
 
     def _take_concurrency(self, declared: Optional[int]) -> None:
         """predict()'s @cog.concurrent(max=N) raises the slots when the settings (cog.yaml's concurrency.max, or
@@ -276,6 +327,33 @@ class Runtime:
 
     def _finish_setup(self, status: Status) -> None:
         self.setup.update(completed_at=now_iso(), status=status, logs="".join(self.setup_logs))
+
+    async def _check_health(self, worker: WorkerTransport) -> None:
+        """Call the predictor's healthcheck() every `healthcheck_interval` seconds while the worker lives and no
+        job runs (as Cog does: a busy model is not disturbed), and keep what it said."""
+        number = 0
+        while not worker.exited.is_set():
+            if self.busy == 0 and self.status == Health.READY:
+                number += 1
+                check_id = f"healthcheck-{number}"
+                answer = asyncio.get_running_loop().create_future()
+                self._healthchecks[check_id] = answer
+                command: HealthcheckCommand = {"op": "healthcheck", "id": check_id,
+                                               "timeout": self.settings.healthcheck_timeout}
+                worker.send(command)
+                try:  # the worker enforces the timeout; this one covers a worker that cannot answer at all
+                    error = await asyncio.wait_for(answer, self.settings.healthcheck_timeout + 5)
+                except asyncio.TimeoutError:
+                    error = "the model's process did not answer the healthcheck"
+                finally:
+                    self._healthchecks.pop(check_id, None)
+                if error != self.healthcheck_error:
+                    if error:
+                        log.warning("the model is unhealthy: %s", error)
+                    else:
+                        log.info("the model is healthy again")
+                self.healthcheck_error = error
+            await asyncio.sleep(self.settings.healthcheck_interval)
 
     async def _watch(self, worker: WorkerTransport) -> None:
         await worker.exited.wait()
@@ -296,11 +374,14 @@ class Runtime:
             self._ready.set()  # waiting jobs fail now instead of hanging
             return
         log.error("%s; restarting it", reason)
+        self.worker_restarts += 1
         await self._start_worker()
 
     async def shutdown(self) -> None:
-        """Let every job finish (and its webhooks go out), then stop the worker."""
-        await asyncio.gather(*(job.done.wait() for job in list(self.jobs.values())))
+        """Let every job finish (and its webhooks go out), then stop the worker. After a drain, which has waited
+        as long as its grace allows, what is left is not waited for."""
+        if not self.draining:
+            await asyncio.gather(*(job.done.wait() for job in list(self.jobs.values())))
         self._stopping = True
         current = asyncio.current_task()
         others = [task for task in self._background if task is not current]
@@ -321,7 +402,10 @@ class Runtime:
 
     def _on_message(self, message: Any) -> None:  # an Event
         if message["type"] == "log":
-            echo(message["data"])
+            echo(message["data"], message.get("id"))
+        elif message["type"] == "healthcheck":
+            self._on_healthcheck(message)
+            return
         job_id = message.get("id")
         if job_id is not None:
             job = self.jobs.get(job_id)
@@ -332,29 +416,44 @@ class Runtime:
         elif not self._setup_result.done():
             self._setup_result.set_result(message)
 
+    def _on_healthcheck(self, message: HealthcheckEvent) -> None:
+        answer = self._healthchecks.get(message["id"])
+        if answer is not None and not answer.done():
+            answer.set_result(message["error"])
+
     def _on_raw_output(self, text: str) -> None:
         """What the model's process wrote outside the protocol (C libraries, subprocesses, crash dumps)."""
-        echo(text)
-        self._attribute(text)
+        job = self._attribute(text)
+        echo(text, job.id if job is not None else None)
 
-    def _attribute(self, text: str) -> None:
-        """Output that names no job: the one job in the worker's, or setup's while it runs."""
+    def _attribute(self, text: str) -> Optional[Job]:
+        """Output that names no job: the one job in the worker's (returned), or setup's while it runs."""
         running = [j for j in self.jobs.values() if j.in_worker]
         if len(running) == 1:
             running[0].events.put_nowait({"type": "log", "id": running[0].id, "data": text})
-        elif self.status == Health.STARTING:
+            return running[0]
+        if self.status == Health.STARTING:
             self.setup_logs.append(text)
+        return None
 
     # -- jobs -------------------------------------------------------------------------------------------
 
     @property
     def health(self) -> Health:
+        if self.status == Health.READY and self.healthcheck_error is not None:
+            return Health.UNHEALTHY
         if self.status == Health.READY and self.busy >= self.settings.max_concurrency:
             return Health.BUSY
         return self.status
 
-    def at_capacity(self) -> bool:
-        return self.busy >= self.settings.max_concurrency and self.waiting >= self.settings.queue_size
+    def find(self, job_id: str) -> Optional[Dict[str, Any]]:
+        """The job with this id as GET /predictions/{id} shows it: in flight, or finished not long ago."""
+        job = self.jobs.get(job_id)
+        return job.to_json() if job is not None else self.recent.get(job_id)
+
+    def at_capacity(self, arriving: int = 1) -> bool:
+        """Whether `arriving` more jobs would overflow the queue (all slots are busy and the queue is full)."""
+        return self.busy >= self.settings.max_concurrency and self.waiting + arriving > self.settings.queue_size
 
     async def until_set_up(self) -> None:
         """Wait, as a queued job does, for the first setup to end: a request that arrives early is not refused."""
@@ -416,9 +515,14 @@ class Runtime:
             self._forget(job)
 
     def _forget(self, job: Job) -> None:
-        """The job is over and so are its webhooks; shutdown waits for this."""
+        """The job is over and so are its webhooks; shutdown waits for this. Polling still finds it a while."""
         del self.jobs[job.id]
+        self.recent.add(job.id, job.to_json())
         job.done.set()
+
+    def in_flight(self) -> List[Job]:
+        """The jobs not yet in a terminal state (those done but for their webhooks are not)."""
+        return [job for job in self.jobs.values() if job.status not in TERMINAL]
 
     async def _run_in_worker(self, job: Job, arguments: Dict[str, Any]) -> None:
         await self._ready.wait()

@@ -416,7 +416,7 @@ def test_sigterm_finishes_in_flight_predictions_first(start_server: Any, receive
         "input": {"mode": "sleep", "seconds": 0.5}, "webhook": f"{receiver.url}/webhook"})
     time.sleep(0.1)
     server.process.send_signal(signal.SIGTERM)
-    assert server.process.wait(10) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal once it is done
+    assert server.process.wait(10) == 0
     assert receiver.wait_for_completed(timeout=0)["status"] == "succeeded"
 
 

@@ -168,3 +168,15 @@ def test_a_server_with_cog_predict_never_imports_yaml() -> None:
             "Settings.from_env(project_dir='.'); import cog.server.http; print('yaml' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("args, env, line", [
+    pytest.param([], {"COG_SHUTDOWN_GRACE_SECONDS": "soon"},
+                 "error: COG_SHUTDOWN_GRACE_SECONDS=soon is not a number of seconds (0 or more)", id="a setting"),
+    pytest.param(["--port", "http"], {}, "error: --port=http is not a port number (0 to 65535)", id="the port"),
+])
+def test_a_server_setting_it_cannot_use_is_one_error_line(tmp_path: Path, args: list, env: dict, line: str) -> None:
+    environment = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "COG_PREDICT": "predict.py:Predictor", **env}
+    result = subprocess.run([sys.executable, "-m", "cog.server.http", *args], cwd=tmp_path, env=environment,
+                            capture_output=True, text=True, timeout=30)
+    assert (result.returncode, result.stderr) == (1, line + "\n")
