@@ -34,17 +34,22 @@ LOAD_SECONDS = 240  # and seconds at most
 OUTPUTS = {"v1": "hello world", "v2": "bonjour world"}
 
 # Until the runtime's probes are merged (issue 11, item 1) this branch's runtime has no /readyz: the test stands in
-# for it with /health-check's status, READY only after setup. With the merge this goes, and the stack and the
-# load balancer check /readyz as generated.
+# for it with /health-check's status, READY or BUSY only after setup. With the merge this goes, and the stack and
+# the load balancer check /readyz as generated.
 HAS_READYZ = '"/readyz"' in Path(cog.server.http.__file__).read_text(encoding="utf-8")
 HEALTH_CHECK_STAND_IN = (
     "import json, urllib.request, sys; sys.exit(json.load(urllib.request.urlopen("
-    f"'http://127.0.0.1:{PORT}/health-check', timeout=4))['status'] != 'READY')"
+    f"'http://127.0.0.1:{PORT}/health-check', timeout=4))['status'] not in ('READY', 'BUSY'))"
 )
 
 HAPROXY_CFG = """\
 global
     log stdout format raw local0
+    stats socket /run/haproxy.sock mode 600 level admin
+# One line per request, kept in memory (16 MB): a log to stdout drops lines under load, and each one counts here.
+ring requests
+    format raw
+    size 16777216
 resolvers docker
     nameserver dns 127.0.0.11:53
     hold valid 1s
@@ -55,6 +60,7 @@ defaults
     mode http
     log global
     timeout connect 2s
+    timeout check 5s
     timeout client 60s
     timeout server 60s
     # What platform teams do in front of replicas that come and go: a request whose replica refused it, reset it
@@ -65,6 +71,7 @@ defaults
     retry-on all-retryable-errors
 frontend predictions
     bind :8080
+    log ring@requests local0
     # Per request: accept time (s.ms), time until the connection to the replica was made, status, retries, replica.
     log-format "%Ts.%ms %Th %Ti %Tw %Tc %ST %rc %si"
     default_backend replicas
@@ -72,7 +79,7 @@ backend replicas
     balance roundrobin
     option httpchk GET {check_path}
     http-check expect {check_expect}
-    default-server check inter 1s fall 1 rise 1 resolvers docker init-addr none resolve-prefer ipv4
+    default-server check inter 1s fall 2 rise 1 resolvers docker init-addr none resolve-prefer ipv4
     server-template replica 10 tasks.{service}:{port}
 """
 
@@ -215,7 +222,7 @@ def deployed(cog, hello_images, swarm_mode, run_id, tmp_path):
     stack_file = tmp_path / "stack.yml"
     stack_file.write_text(_stack_file(cog, v1, name), encoding="utf-8")
     config = tmp_path / "haproxy.cfg"
-    check_path, check_expect = (READINESS_PATH, "status 200") if HAS_READYZ else ("/health-check", r'rstring \"status\":\"READY\"')
+    check_path, check_expect = (READINESS_PATH, "status 200") if HAS_READYZ else ("/health-check", r'rstring \"status\":\"(READY|BUSY)\"')
     config.write_text(HAPROXY_CFG.format(check_path=check_path, check_expect=check_expect, service=service, port=PORT))
     balancer = f"{run_id}-lb"
     port = free_port()
@@ -253,6 +260,13 @@ def _wait_gone(service: str, network: str, budget: float = 60) -> None:
         if not left and docker("network", "inspect", network, check=False).returncode != 0:
             return
         time.sleep(1)
+
+
+def _requests_logged(balancer: str) -> str:
+    """The request log of the load balancer: its ring, read through its admin socket."""
+    script = ("import socket; s = socket.socket(socket.AF_UNIX); s.connect('/run/haproxy.sock'); "
+              "s.sendall(b'show events requests\\n'); f = s.makefile('rb'); print(f.read().decode())")
+    return docker("exec", balancer, "python3", "-c", script).stdout
 
 
 def _served(log: str) -> list[tuple[float, int, int, str]]:
@@ -294,8 +308,11 @@ def test_rollout_and_a_killed_replica_lose_no_prediction(deployed, hello_images)
     rolled = time.monotonic() - started
     replicas |= _running_replicas(service, network)
 
+    logs = docker("logs", balancer)
+    log = _requests_logged(balancer)
     failed = [result for result in results if result[0] != 200 or result[1]["status"] != "succeeded"]
-    assert not failed, f"{len(failed)} of {len(results)} predictions failed, e.g. {failed[:3]}"
+    assert not failed, (f"{len(failed)} of {len(results)} predictions failed, e.g. {failed[:3]}; the load balancer "
+                        f"said:\n" + "\n".join(line for line in (logs.stdout + logs.stderr + log).splitlines() if " 200 " not in line)[-6000:])
     outputs = [prediction["output"] for _, prediction in results]
     assert set(outputs) <= set(OUTPUTS.values()), set(outputs) - set(OUTPUTS.values())
     assert OUTPUTS["v1"] in outputs and outputs[-1] == OUTPUTS["v2"]  # both versions served, the new one last
@@ -303,7 +320,7 @@ def test_rollout_and_a_killed_replica_lose_no_prediction(deployed, hello_images)
     assert len([r for r in replicas.values() if r.version == "v2"]) == REPLICAS + 1
 
     # Readiness gated traffic: no request reached a replica before its setup had finished.
-    served = _served(docker("logs", balancer).stdout)
+    served = _served(log)
     assert len(served) >= len(results)
     early = [(when, address) for when, _, _, address in served for r in replicas.values()
              if address == r.address and r.started <= when < r.set_up]
