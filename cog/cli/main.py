@@ -14,7 +14,7 @@ from cog._version import __version__
 from cog.cli import packages
 from cog.cli.init import init
 from cog.cli.migrate import migrate
-from cog.deploy.manifests import EndpointMode, Target
+from cog.deploy.manifests import DEFAULT_SETUP_TIMEOUT, DEFAULT_SHUTDOWN_GRACE, EndpointMode, Target
 from cog.errors import CogError
 
 app = typer.Typer(
@@ -137,10 +137,10 @@ def generate_manifests(
     replicas: str = typer.Option("1", "--replicas", metavar="N", help="How many copies of the model to run."),
     name: Optional[str] = typer.Option(None, "--name", help="The name of the deployment and its service (default: the image's)."),
     shutdown_grace: str = typer.Option(
-        "30", "--shutdown-grace", metavar="SECONDS",
+        str(DEFAULT_SHUTDOWN_GRACE), "--shutdown-grace", metavar="SECONDS",
         help="Seconds running predictions have to finish after a stop (COG_SHUTDOWN_GRACE_SECONDS); the orchestrator waits that and 5 more before it kills.",
     ),
-    setup_timeout: float = typer.Option(300.0, "--setup-timeout", metavar="SECONDS", help="Seconds setup() may take before the orchestrator restarts the container."),
+    setup_timeout: float = typer.Option(DEFAULT_SETUP_TIMEOUT, "--setup-timeout", metavar="SECONDS", help="Seconds setup() may take before the orchestrator restarts the container."),
     endpoint_mode: Optional[EndpointMode] = typer.Option(
         None, "--endpoint-mode",
         help="Swarm only: vip (default; one virtual IP balances over the replicas) or dnsrr (the service's name resolves to every healthy replica, for a load balancer of your own).",

@@ -33,6 +33,7 @@ METRICS_PATH = "/metrics"
 # and the image has no curl.
 SERVER_PYTHON = "/opt/cog/server/bin/python"
 DEFAULT_SHUTDOWN_GRACE = 30  # seconds: the runtime's default, and Kubernetes' default grace period
+DEFAULT_SETUP_TIMEOUT = 300  # seconds
 # Beyond the drain: time to cancel what is still running, send its webhooks and exit, before the orchestrator kills.
 EXIT_MARGIN = 5
 PROBE_PERIOD = 5  # seconds between readiness checks; also the unit of the startup allowance
@@ -61,7 +62,7 @@ class Options:
     replicas: int = 1
     name: str | None = None  # a DNS-1123 label; None: the image's name
     shutdown_grace: int = DEFAULT_SHUTDOWN_GRACE  # seconds the runtime drains on SIGTERM
-    setup_timeout: int = 300  # seconds setup() may take before the orchestrator restarts the container
+    setup_timeout: int = DEFAULT_SETUP_TIMEOUT  # seconds setup() may take before the orchestrator restarts it
     endpoint_mode: EndpointMode = EndpointMode.vip
 
 
@@ -88,7 +89,7 @@ class Deployment:
 
 
 def options(*, replicas: str = "1", name: str | None = None, shutdown_grace: str = str(DEFAULT_SHUTDOWN_GRACE),
-            setup_timeout: float = 300, endpoint_mode: EndpointMode = EndpointMode.vip) -> Options:
+            setup_timeout: float = DEFAULT_SETUP_TIMEOUT, endpoint_mode: EndpointMode = EndpointMode.vip) -> Options:
     """The options as typed, checked: a CogError names the one that is wrong."""
     if name is not None and not _DNS_LABEL.match(name):
         raise CogError(f"--name {name}: a name is lowercase letters, digits and '-', starts and ends with a letter "
