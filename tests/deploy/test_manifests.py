@@ -4,7 +4,10 @@ file by the docker CLI's own Compose loader (docker stack config)."""
 
 from __future__ import annotations
 
+import http.server
 import subprocess
+import sys
+import threading
 
 import kubernetes_validate
 import pytest
@@ -12,7 +15,7 @@ import yaml
 from hypothesis import given, settings, strategies as st
 
 from cog.deploy.manifests import (
-    EXIT_MARGIN, LIVENESS_PATH, METRICS_PATH, PORT, READINESS_PATH, EndpointMode, Options, Target, deployment,
+    EXIT_MARGIN, LIVENESS_PATH, METRICS_PATH, PORT, READINESS_PATH, SERVER_PYTHON, EndpointMode, Target, deployment,
     options, render,
 )
 from cog.errors import CogError
@@ -122,6 +125,35 @@ def test_swarm_stack_rolls_out_start_first_with_replicas_and_a_readiness_healthc
     assert service["healthcheck"]["start_period"] == "300s"
     assert service["stop_grace_period"] == f"{30 + EXIT_MARGIN}s"
     assert service["environment"]["COG_SHUTDOWN_GRACE_SECONDS"] == "30"
+
+
+class _Readiness(http.server.BaseHTTPRequestHandler):
+    status = 200
+
+    def do_GET(self):
+        self.send_response(self.status if self.path == READINESS_PATH else 404)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.parametrize(("status", "healthy"), [(200, True), (503, False)])
+def test_the_swarm_healthcheck_passes_only_while_readyz_answers_200(status, healthy):
+    """The stack's healthcheck command, run as Docker runs it (with this Python for the image's), against a
+    server on loopback answering /readyz with `status` on $PORT."""
+    _, service = swarm()
+    kind, python, *arguments = service["healthcheck"]["test"]
+    assert (kind, python) == ("CMD", SERVER_PYTHON)
+    handler = type("Handler", (_Readiness,), {"status": status})
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            probe = subprocess.run([sys.executable, *arguments], env={"PORT": str(server.server_address[1])},
+                                   capture_output=True, timeout=30)
+        finally:
+            server.shutdown()
+    assert (probe.returncode == 0) == healthy, probe.stderr
 
 
 def test_swarm_defaults_to_a_virtual_ip_published_on_the_runtime_port():
