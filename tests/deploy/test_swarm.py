@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -86,10 +87,15 @@ backend replicas
 
 @dataclass
 class Load:
-    """A bounded load generator: workers sending predictions to `url` until stopped, LOAD_LIMIT or LOAD_SECONDS."""
+    """A bounded load generator: workers sending predictions to `url` until stopped, LOAD_LIMIT or LOAD_SECONDS.
+
+    Each prediction is a PUT /predictions/{id} with an id of its own, as a careful client sends it: a kill can cut a
+    response that has begun (no load balancer can retry that), and the client then sends the same PUT once more,
+    which is idempotent. Those second tries are counted in `resent`; any answer but 200 is a failure."""
 
     url: str
     results: list = field(default_factory=list)  # (HTTP status, prediction JSON or error text)
+    resent: list = field(default_factory=list)  # (monotonic time, error) of each first try a second one answered
     stop: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self):
@@ -101,11 +107,17 @@ class Load:
     def _work(self):
         with httpx.Client(base_url=self.url, timeout=60) as client:
             while not self.stop.is_set() and len(self.results) < LOAD_LIMIT and time.monotonic() < self.deadline:
-                try:
-                    answer = client.post("/predictions", json={"input": {"text": "world"}})
-                    self.results.append((answer.status_code, answer.json() if answer.status_code == 200 else answer.text))
-                except httpx.HTTPError as exc:
-                    self.results.append((None, repr(exc)))
+                self.results.append(self._predict(client, uuid.uuid4().hex))
+
+    def _predict(self, client: httpx.Client, prediction_id: str) -> tuple:
+        for attempt in range(2):
+            try:
+                answer = client.put(f"/predictions/{prediction_id}", json={"input": {"text": "world"}})
+                return answer.status_code, answer.json() if answer.status_code == 200 else answer.text
+            except httpx.TransportError as exc:
+                if attempt:
+                    return None, repr(exc)
+                self.resent.append((time.monotonic(), repr(exc)))
 
     def count(self) -> int:
         return len(self.results)
@@ -310,6 +322,7 @@ def test_rollout_and_a_killed_replica_lose_no_prediction(deployed, hello_images)
     # One replica dies mid-load; swarm replaces it.
     before_kill = dict(replicas)
     victim = next(r for r in replicas.values() if r.version == "v2")
+    killed_at = time.monotonic()
     docker("kill", victim.container)
     load.more()
     _wait_converged(service, v2, REPLICAS)
@@ -328,6 +341,9 @@ def test_rollout_and_a_killed_replica_lose_no_prediction(deployed, hello_images)
     outputs = [prediction["output"] for _, prediction in results]
     assert set(outputs) <= set(OUTPUTS.values()), set(outputs) - set(OUTPUTS.values())
     assert OUTPUTS["v1"] in outputs and outputs[-1] == OUTPUTS["v2"]  # both versions served, the new one last
+    # Only the kill cut predictions short (those in flight on the killed replica, at most one per worker); the
+    # rollout, with its drain, cut none.
+    assert len(load.resent) <= LOAD_WORKERS and all(when >= killed_at for when, _ in load.resent), load.resent
     # The replacement of the killed replica is a replica of its own, set up after the kill.
     assert len([r for r in replicas.values() if r.version == "v2"]) == REPLICAS + 1
 
@@ -344,4 +360,4 @@ def test_rollout_and_a_killed_replica_lose_no_prediction(deployed, hello_images)
         metrics = _inside(replica.container, METRICS_PATH)
         assert "# TYPE" in metrics and any(line.startswith("cog_") for line in metrics.splitlines()), metrics[:500]
     print(f"\n{len(results)} predictions through a rollout of {REPLICAS} replicas and a kill in {rolled:.0f} s; "
-          f"{sum(retries for _, _, retries, _ in served)} retries by the load balancer")
+          f"{sum(retries for _, _, retries, _ in served)} retries by the load balancer, {len(load.resent)} by the client")
