@@ -28,6 +28,19 @@ DEBIAN_MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 log() { printf '[%s] %s\n' "${0##*/}" "$*" >&2; }
 die() { printf '[%s] ERROR: %s\n' "${0##*/}" "$*" >&2; exit 1; }
 
+# Start "$@" as a daemon that outlives this script (there may be no init system): in its own session, stdin from
+# /dev/null, and without this script's other descriptors, so that a lock its caller holds (`flock LOCK setup.sh`)
+# does not stay held by the daemon for good. Its output goes where the call redirects it.
+detached() {
+  (
+    for fd in /proc/self/fd/*; do
+      fd=${fd##*/}
+      ((fd > 2)) && eval "exec $fd>&-"
+    done
+    exec setsid nohup "$@" </dev/null
+  ) &
+}
+
 # Run a command as root: directly when we are root, else through sudo; fail clearly otherwise.
 as_root() {
   if [[ $(id -u) -eq 0 ]]; then

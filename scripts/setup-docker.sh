@@ -107,8 +107,7 @@ print(json.dumps(cfg, indent=2))')
 
 start_dockerd() {
   log "starting dockerd (log: $DOCKERD_LOG)"
-  # setsid + nohup: the daemon outlives this script and the shell that ran it (there may be no init system).
-  as_root sh -c "setsid nohup dockerd >>'$DOCKERD_LOG' 2>&1 </dev/null &"
+  as_root bash -c "$(declare -f detached); detached dockerd >>'$DOCKERD_LOG' 2>&1"
   if ! wait_for 60 as_root docker info; then
     as_root tail -n 30 "$DOCKERD_LOG" >&2 || true
     die "dockerd did not answer within 60 s (log above: $DOCKERD_LOG)"

@@ -66,8 +66,7 @@ start_registry() { # name addr
   status=$(v2_status "$addr")
   [[ $status == 000 ]] || die "something else answers on $addr (GET /v2/ -> $status); free the port or set the COG_CI_*REGISTRY variables"
   log "starting $name registry on $addr (log: $dir/$name/registry.log)"
-  # setsid + nohup: the registry outlives this script (there may be no init system to run it as a service).
-  setsid nohup docker-registry serve "$dir/$name/config.yml" >>"$dir/$name/registry.log" 2>&1 </dev/null &
+  detached docker-registry serve "$dir/$name/config.yml" >>"$dir/$name/registry.log" 2>&1
   echo $! >"$dir/$name/pid"
   if ! wait_for 20 registry_ok "$name"; then
     tail -n 20 "$dir/$name/registry.log" >&2 || true

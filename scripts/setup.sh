@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up everything the test suite and the README's main job need on a fresh Debian/Ubuntu machine: a Docker
-# daemon with buildx/BuildKit and qemu (setup-docker.sh), the local test registries (setup-registry.sh) and
-# the offline base-image stand-ins (make-base-images.sh). Idempotent; a second run takes a few seconds.
+# daemon with buildx/BuildKit and qemu (setup-docker.sh), the local test registries (setup-registry.sh), the
+# offline base-image stand-ins (make-base-images.sh) and the images tests use beside them (make-test-images.sh).
+# Idempotent; a second run takes a few seconds.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib.sh
@@ -14,7 +15,7 @@ elapsed() { awk -v now="$EPOCHREALTIME" -v t0="$1" 'BEGIN { printf "%.1f", now -
 
 summary=()
 start=$EPOCHREALTIME
-for step in setup-docker setup-registry make-base-images; do
+for step in setup-docker setup-registry make-base-images make-test-images; do
   t0=$EPOCHREALTIME
   "$here/$step.sh"
   summary+=("$(printf '  %-20s %6s s' "$step" "$(elapsed "$t0")")")

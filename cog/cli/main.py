@@ -14,6 +14,7 @@ from cog._version import __version__
 from cog.cli import packages
 from cog.cli.init import init
 from cog.cli.migrate import migrate
+from cog.deploy.manifests import DEFAULT_SETUP_TIMEOUT, DEFAULT_SHUTDOWN_GRACE, EndpointMode, Target
 from cog.errors import CogError
 
 app = typer.Typer(
@@ -127,6 +128,36 @@ def generate_dockerfile(
 
 
 app.command("debug", help="Print the Dockerfile that `cog build` builds for this project (Cog's name for generate-dockerfile).")(generate_dockerfile)
+
+
+@app.command("generate-manifests")
+def generate_manifests(
+    image: str = typer.Argument(..., metavar="IMAGE|PACKAGE_ID", help="An image built by cog, or a package id on the cog server."),
+    target: Target = typer.Option(Target.kubernetes, "--target", help="kubernetes: a Deployment and a Service; swarm: a stack file for docker stack deploy."),
+    replicas: str = typer.Option("1", "--replicas", metavar="N", help="How many copies of the model to run."),
+    name: Optional[str] = typer.Option(None, "--name", help="The name of the deployment and its service (default: the image's)."),
+    shutdown_grace: str = typer.Option(
+        str(DEFAULT_SHUTDOWN_GRACE), "--shutdown-grace", metavar="SECONDS",
+        help="Seconds running predictions have to finish after a stop (COG_SHUTDOWN_GRACE_SECONDS); the orchestrator waits that and 5 more before it kills.",
+    ),
+    setup_timeout: float = typer.Option(DEFAULT_SETUP_TIMEOUT, "--setup-timeout", metavar="SECONDS", help="Seconds setup() may take before the orchestrator restarts the container."),
+    endpoint_mode: Optional[EndpointMode] = typer.Option(
+        None, "--endpoint-mode",
+        help="Swarm only: vip (default; one virtual IP balances over the replicas) or dnsrr (the service's name resolves to every healthy replica, for a load balancer of your own).",
+    ),
+    variant: Optional[VariantChoice] = typer.Option(None, "--variant", help="For a package: which of its images (default: the GPU one when it was built)."),
+) -> None:
+    """Print the manifests that deploy an image on Kubernetes or Docker Swarm, made from its labels."""
+    from cog.deploy.manifests import deployment, options, render
+    from cog.images import docker
+
+    if endpoint_mode is not None and target != Target.swarm:
+        raise CogError("--endpoint-mode is for --target swarm (a Kubernetes Service has no endpoint mode)")
+    chosen = options(replicas=replicas, name=name, shutdown_grace=shutdown_grace, setup_timeout=setup_timeout,
+                     endpoint_mode=endpoint_mode or EndpointMode.vip)  # before the image is looked for
+    reference = packages.image_of(image, variants=(variant.value,) if variant else ("gpu", "cpu"),
+                                  purpose="make manifests for")
+    sys.stdout.write(render(deployment(reference, docker.image_labels(reference), chosen), target))
 
 
 @app.command()

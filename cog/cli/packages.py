@@ -357,10 +357,11 @@ def login_server(url: str, password_stdin: bool) -> None:
     output.success(f"Logged in to {server_url}")
 
 
-def image_of(argument: str) -> str:
-    """For infer/predict: a unique package-id prefix on the configured server → its pulled image (the GPU one when
-    there is a GPU here); else an image here, else an image pulled from its registry. When none of them is, one
-    line says what was tried: the server, the images here, the registry."""
+def image_of(argument: str, *, variants: tuple[str, ...] | None = None, purpose: str = "run") -> str:
+    """For infer/predict: a unique package-id prefix on the configured server → its pulled image (of the first of
+    `variants` it has; by default the GPU one when there is a GPU here); else an image here, else an image pulled
+    from its registry. When none of them is, one line says what was tried: the server, the images here, the
+    registry; `purpose` is what could not be done ("cannot run IMAGE: ...")."""
     from cog.images import docker
     from cog.packages.settings import current_repo
 
@@ -384,7 +385,7 @@ def image_of(argument: str) -> str:
                 tried.append(f"the cog server at {repo.server} did not answer ({exc.reason})")
                 todo = "to run a package, start its server (or cog remote set another); to run an image, "
             else:
-                return _package_image(model, found)
+                return _package_image(model, found, variants)
     docker.require_engine()
     if docker.image_exists(argument):
         return argument
@@ -393,20 +394,24 @@ def image_of(argument: str) -> str:
         return argument
     tried += [f"there is no image {argument} here", f"it could not be pulled from {problem}"]
     todo = todo or "check the name, or "
-    raise CogError(f"cannot run {argument}: {', '.join(tried[:-1])} and {tried[-1]}; "
+    raise CogError(f"cannot {purpose} {argument}: {', '.join(tried[:-1])} and {tried[-1]}; "
                    f"{todo}build it here (cog build -t NAME) or load it (docker load -i FILE)")
 
 
-def _package_image(model: str, found) -> str:
-    """The pulled image of a package: the GPU one when there is a GPU here and it was built."""
+def _package_image(model: str, found, variants: tuple[str, ...] | None = None) -> str:
+    """The pulled image of a package: of the first of `variants` that was built (by default the GPU one when there
+    is a GPU here, else the CPU one)."""
     from cog.images import docker
     from cog.cli import output
 
+    if variants is None:
+        variants = ("gpu", "cpu") if docker.gpu_available() else ("cpu", "gpu")
     built = {build.variant: build for build in found.builds if build.status == "succeeded"}
-    build = built.get("gpu") if docker.gpu_available() and "gpu" in built else built.get("cpu") or built.get("gpu")
+    build = next((built[variant] for variant in variants if variant in built), None)
     if build is None:
         states = ", ".join(f"{b.variant} {b.status}" for b in found.builds) or "no builds"
-        raise CogError(f"package {found.id[:12]} of {model} has no built image yet ({states}); see cog show {found.id[:12]}")
+        what = f"{variants[0]} image" if len(variants) == 1 else "image"
+        raise CogError(f"package {found.id[:12]} of {model} has no built {what} yet ({states}); see cog show {found.id[:12]}")
     output.info(f"Package {found.id[:12]} of {model}: pulling {build.reference}")
     docker.pull(build.reference)
     return build.reference

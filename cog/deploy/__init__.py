@@ -1,0 +1,1 @@
+"""Deployment manifests for orchestrators (Kubernetes, Docker Swarm), made from a built image's labels."""
