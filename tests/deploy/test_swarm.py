@@ -15,13 +15,11 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 
 import httpx
 import pytest
 import yaml
 
-import cog.server.http
 from cog.deploy.manifests import METRICS_PATH, PORT, READINESS_PATH, SERVER_PYTHON
 from tests.deploy.conftest import docker
 from tests.loopback import free_port
@@ -33,15 +31,6 @@ LOAD_WORKERS = 4
 LOAD_LIMIT = 100_000  # predictions at most, whatever happens
 LOAD_SECONDS = 240  # and seconds at most
 OUTPUTS = {"v1": "hello world", "v2": "bonjour world"}
-
-# Until the runtime's probes are merged (issue 11, item 1) this branch's runtime has no /readyz: the test stands in
-# for it with /health-check's status, READY or BUSY only after setup. With the merge this goes, and the stack and
-# the load balancer check /readyz as generated.
-HAS_READYZ = '"/readyz"' in Path(cog.server.http.__file__).read_text(encoding="utf-8")
-HEALTH_CHECK_STAND_IN = (
-    "import json, urllib.request, sys; sys.exit(json.load(urllib.request.urlopen("
-    f"'http://127.0.0.1:{PORT}/health-check', timeout=4))['status'] not in ('READY', 'BUSY'))"
-)
 
 HAPROXY_CFG = """\
 global
@@ -78,8 +67,8 @@ frontend predictions
     default_backend replicas
 backend replicas
     balance roundrobin
-    option httpchk GET {check_path}
-    http-check expect {check_expect}
+    option httpchk GET {readiness_path}
+    http-check expect status 200
     default-server check inter 1s fall 2 rise 1 resolvers docker init-addr none resolve-prefer ipv4
     server-template replica 10 tasks.{service}:{port}
 """
@@ -225,9 +214,6 @@ def _stack_file(cog, image: str, name: str) -> str:
     service = stack["services"][name]
     assert service["deploy"]["update_config"]["order"] == "start-first"
     assert READINESS_PATH in service["healthcheck"]["test"][-1]
-    if not HAS_READYZ:
-        service["healthcheck"]["test"][-1] = HEALTH_CHECK_STAND_IN
-        return yaml.safe_dump(stack)
     return printed
 
 
@@ -241,9 +227,7 @@ def deployed(cog, hello_images, swarm_mode, run_id, tmp_path):
     stack_file = tmp_path / "stack.yml"
     stack_file.write_text(_stack_file(cog, v1, name), encoding="utf-8")
     config = tmp_path / "haproxy.cfg"
-    check_path, check_expect = ((READINESS_PATH, "status 200") if HAS_READYZ
-                                else ("/health-check", r'rstring \"status\":\"(READY|BUSY)\"'))
-    config.write_text(HAPROXY_CFG.format(check_path=check_path, check_expect=check_expect, service=service, port=PORT))
+    config.write_text(HAPROXY_CFG.format(readiness_path=READINESS_PATH, service=service, port=PORT))
     balancer = f"{run_id}-lb"
     port = free_port()
     try:
