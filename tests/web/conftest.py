@@ -64,8 +64,9 @@ class Browser:
             raise AssertionError(f"{exc}; the page ({shot}):\n{str(page)[:2000]}\nconsole: {self.errors()}") from None
 
     def text(self, css: str) -> str:
-        found = self.find_all(css)
-        return found[0].text.strip() if found else ""
+        """The rendered text of the first element `css` selects ("" if none), read in one step: a part of the page
+        that is redrawn meanwhile cannot go stale."""
+        return (self.js("const e = document.querySelector(arguments[0]); return e ? e.innerText : ''", css) or "").strip()
 
     def js(self, script: str, *args: Any) -> Any:
         return self.driver.execute_script(script, *args)
