@@ -185,7 +185,7 @@
       el("h2", { class: "mono", id: "package-id" }, detail.id),
       el("p", { class: "muted" }, `created ${when(detail.created_at)} · ${bytes(detail.size)} · ${detail.files} files`),
       remove,
-      el("h3", {}, "Images"), builds, logTitle, log,
+      el("h3", {}, "Images"), builds, ...(detail.builds.length ? [logTitle, log] : []),
       el("h3", {}, "Commands"), commands,
       el("h3", {}, "cog.yaml"), config,
       el("h3", {}, "Files"), table(["Path", { text: "Size", num: true }, "Mode"], files, "Files"),

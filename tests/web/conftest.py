@@ -71,7 +71,10 @@ class Browser:
     def js(self, script: str, *args: Any) -> Any:
         return self.driver.execute_script(script, *args)
 
-    def screenshot(self, name: str) -> Path:
+    def screenshot(self, name: str, at: str = "") -> Path:
+        """The window as a PNG in the artifacts: from the top of the page, or with the element `at` in view."""
+        self.js("const e = arguments[0] && document.querySelector(arguments[0]);"
+                "e ? e.scrollIntoView({block: 'center'}) : window.scrollTo(0, 0)", at)
         path = self.artifacts / f"{name}.png"
         self.driver.save_screenshot(str(path))
         return path

@@ -114,7 +114,7 @@ def test_unusual_types_get_a_json_editor_and_a_422_lands_next_to_its_field(brows
     assert run_and_wait(browser, "failed", "succeeded") == "failed"
     message = browser.until(lambda: browser.text('.field[data-name="data"] .error'), "the 422 next to its field")
     assert "data" in message
-    browser.screenshot("playground-422")
+    browser.screenshot("playground-422", at='.field[data-name="data"]')
 
     field(browser, "data").clear()
     field(browser, "data").send_keys('{"a": [1, {"b": null}]}')
