@@ -12,6 +12,8 @@
     audio: /\.(wav|mp3|ogg|flac|m4a|aac|opus)(\?|$)/i,
     video: /\.(mp4|webm|mov|mkv|ogv)(\?|$)/i,
   };
+  // A data: URI's subtype → the file extension of its download, where they differ.
+  const EXTENSIONS = { jpeg: "jpg", plain: "txt", mpeg: "mp3", "svg+xml": "svg", "octet-stream": "bin", markdown: "md" };
   const base = new URL(".", location.href); // the server's root, wherever the page is served from
   const api = (path) => new URL(path, base).href;
 
@@ -457,8 +459,9 @@
 
   function fileName(url, index) {
     if (url.startsWith("data:")) {
-      const type = /^data:[a-z]+\/([a-z0-9.+-]+)/i.exec(url);
-      return `output${index === undefined ? "" : `.${index}`}.${type ? type[1].replace("jpeg", "jpg").replace(/\+.*/, "") : "bin"}`;
+      const type = /^data:([a-z]+\/[a-z0-9.+-]+)/i.exec(url);
+      const subtype = type ? type[1].split("/")[1].toLowerCase() : "bin";
+      return `output${index === undefined ? "" : `.${index}`}.${EXTENSIONS[subtype] || subtype.replace(/^x-|\+.*$/g, "")}`;
     }
     return decodeURIComponent(new URL(url).pathname.split("/").pop() || "output");
   }

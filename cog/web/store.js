@@ -31,6 +31,11 @@
     return iso ? new Date(iso).toLocaleString() : "";
   }
 
+  /** REPOSITORY@DIGEST: exactly what was built, whatever its tag points at later (as `cog show` prints it). */
+  function reference(build) {
+    return `${build.image.replace(/:[^:/]*$/, "")}@${build.digest}`;
+  }
+
   function badge(status) {
     return el("span", { class: `badge ${status}`, "data-status": status }, status);
   }
@@ -119,16 +124,16 @@
 
     const commands = el("div", { id: "commands" });
     const renderBuilds = () => {
-      const image = detail.builds.find((build) => build.status === "succeeded" && build.digest);
+      const built = detail.builds.find((build) => build.status === "succeeded" && build.digest);
       commands.replaceChildren(...[
         copyable("Run a prediction", `cog remote set ${shellQuote(location.origin)}\ncog infer ${detail.id.slice(0, 12)} -i ...`),
         copyable("Download", `cog download ${detail.id.slice(0, 12)}`),
-        image ? copyable("Docker", `docker run -p 5000:5000 ${shellQuote(`${image.image}@${image.digest}`)}`) : null,
+        built ? copyable("Docker", `docker run -p 5000:5000 ${shellQuote(reference(built))}`) : null,
       ].filter(Boolean));
       const rows = detail.builds.map((build) => el("tr", { "data-variant": build.variant },
         el("td", {}, build.variant),
         el("td", {}, badge(build.status), build.attempt > 1 ? el("span", { class: "muted" }, ` attempt ${build.attempt}`) : null),
-        el("td", { class: "mono" }, build.digest ? `${build.image}@${build.digest}` : build.image),
+        el("td", { class: "mono" }, build.digest ? reference(build) : build.image),
         el("td", {}, build.error ? el("span", { class: "error" }, build.error) : ""),
         el("td", {},
           el("button", { type: "button", onclick: () => followLog(build.variant) }, "Log"),

@@ -182,6 +182,17 @@ def test_a_png_in_is_a_png_out_shown_decoded_and_a_list_of_files_is_a_gallery(br
     browser.screenshot("playground-image")
 
 
+def test_audio_is_playable_and_other_files_are_downloads(browser, model_server):
+    open_playground(browser, model_server("models.py:Media"))
+    assert run_and_wait(browser, "succeeded", "failed") == "succeeded", browser.text("#run-error")
+    duration = browser.until(lambda: browser.js(
+        "const audio = document.querySelector('#output audio[controls]'); return audio && audio.duration"),
+        "the audio to load its metadata")
+    assert duration == 1
+    links = browser.js("return [...document.querySelectorAll('#output a.download')].map((a) => a.download)")
+    assert links == ["output.0.wav", "output.1.txt"]
+
+
 def test_a_streaming_output_grows_as_it_streams(browser, model_server, tmp_path):
     open_playground(browser, model_server("models.py:Streaming"))
     gate = tmp_path / "gate"

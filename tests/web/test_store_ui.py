@@ -142,7 +142,7 @@ def test_watch_a_build_with_its_log_streaming_and_retry_a_failed_one(browser, do
         browser.screenshot("server-building")
         browser.until(lambda: browser.text('tr[data-variant="cpu"] .badge') == "succeeded", "the build to succeed", timeout=300)
         assert seen[0] in ("queued", "building")
-        browser.until(lambda: f"docker run -p 5000:5000 {REGISTRY}/{marker}/alice/hello:{package_id}@sha256:"
+        browser.until(lambda: f"docker run -p 5000:5000 {REGISTRY}/{marker}/alice/hello@sha256:"
                       in browser.text("#view"), "the docker command of the built image")
 
         failing = project(tmp_path_factory, "  run:\n    - exit 3\n")
