@@ -374,9 +374,10 @@ def serve(
 
         os.environ.update(environment)
         output.info(f"Serving {project.config.predict} on http://{host}:{port} (Ctrl-C to stop)")
-        output.info(f"Playground: {playground_url(f'http://{host}:{port}')}")
+        page = playground_url(f"http://{host}:{port}")
+        output.info(f"Playground: {page}")
         if open_playground:
-            open_when_up(playground_url(f"http://{host}:{port}"))
+            open_when_up(page)
         serve_locally(project.config.predict, project_dir=str(project.directory), host=host, port=port,
                       train_ref=project.config.train, max_concurrency=project.config.concurrency.max)
         return
@@ -387,9 +388,10 @@ def serve(
     container = container_for_project(project, env=environment, gpus=gpus, ca_bundle=ca_bundle, base_image_mirror=base_image_mirror)
     with docker.serving(container, port=port, host=host) as served:
         output.info(f"Serving {container.image} on {served.url} (Ctrl-C to stop)")
-        output.info(f"Playground: {playground_url(served.url)}")
+        page = playground_url(served.url)
+        output.info(f"Playground: {page}")
         if open_playground:
-            open_when_up(playground_url(served.url))
+            open_when_up(page)
         docker.follow_logs(served)  # until the server stops (POST /shutdown) or cog is interrupted
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
+
 import typer
 
 from cog.errors import CogError

@@ -32,9 +32,10 @@ the app alone: `create_app(settings)`, whose model runs in a worker process, or 
 The OpenAPI schema without starting anything: `cog.server.process.openapi_schema_for(predict_ref, ...)`, or
 `python -m cog.sdk.worker --openapi predict.py:Predictor` on the model's interpreter.
 
-Endpoints: GET / (index), GET /playground (a page to try the model: cog.server.playground), GET /health-check, GET /openapi.json, GET /metrics (Prometheus), POST /predictions
-(sync; `Prefer: respond-async` -> 202; `Accept: text/event-stream` -> server-sent events),
-PUT /predictions/{id} (idempotent), POST /predictions/{id}/cancel, POST /shutdown, and /trainings twins.
+Endpoints: GET / (index), GET /playground (a page to try the model: cog.server.playground), GET /health-check,
+GET /openapi.json, GET /metrics (Prometheus), POST /predictions (sync; `Prefer: respond-async` -> 202;
+`Accept: text/event-stream` -> server-sent events), PUT /predictions/{id} (idempotent),
+POST /predictions/{id}/cancel, POST /shutdown, and /trainings twins.
 Every error answer is a RequestError raised by a handler and rendered by the app's one exception handler.
 """
 
@@ -68,8 +69,7 @@ except ImportError:
 from cog._version import __version__
 from cog.sdk.protocol import Health, Kind, Status
 from cog.sdk.signature import InputError
-from cog.server import playground
-from cog.server.playground import PLAYGROUND_PATH
+from cog.server.playground import PLAYGROUND_PATH, ROUTES as PLAYGROUND_ROUTES
 from cog.server.process import WorkerProcess
 from cog.server.project import ProjectError
 from cog.server.runner import Job, Runtime, Settings, WorkerFactory
@@ -308,7 +308,7 @@ def create_app(settings: Settings, request_shutdown: Optional[Callable[[], None]
     app.add_route("/openapi.json", openapi, methods=["GET"])
     app.add_route("/metrics", metrics, methods=["GET"])
     app.add_route("/shutdown", shutdown, methods=["POST"])
-    app.router.routes.extend(playground.ROUTES)
+    app.router.routes.extend(PLAYGROUND_ROUTES)
     for collection in ["predictions"] + (["trainings"] if settings.train_ref else []):
 
         async def create_new(request: Request, collection: str = collection) -> Response:
