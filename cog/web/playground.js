@@ -606,7 +606,7 @@
       const body = await response.json();
       $("health").textContent = body.status;
       $("health").className = `badge ${body.status}`;
-      return body.status;
+      return body;
     } catch (_) {
       $("health").textContent = "unreachable";
       return null;
@@ -615,7 +615,7 @@
 
   async function load() {
     for (;;) {
-      const status = await health();
+      const { status, setup } = (await health()) || {};
       const response = await fetch(api("openapi.json")).catch(() => null);
       if (response && response.ok) {
         schema = await response.json();
@@ -624,6 +624,7 @@
       if (status === "SETUP_FAILED" || status === "DEFUNCT" || (response && response.status !== 503)) {
         $("load-error").hidden = false;
         $("load-error").textContent = response ? (await errorOf(response)).message : "the server does not answer";
+        $("logs").textContent = (setup && setup.logs) || ""; // why setup() failed
         return;
       }
       await new Promise((resolveLater) => setTimeout(resolveLater, 1000));

@@ -32,7 +32,8 @@ def run_and_wait(browser, *statuses: str, timeout: float = 30) -> str:
 
 def open_playground(browser, server) -> None:
     browser.open(f"{server.url}/playground")
-    browser.until(lambda: browser.find_all("#fields .field") or browser.find_all("#fields p"), "the form")
+    browser.until(lambda: browser.find_all("#fields .field") or browser.find_all("#fields p")
+                  or browser.text("#load-error"), "the form")
 
 
 def test_every_input_type_has_its_control_and_the_form_runs(browser, model_server, tmp_path):
@@ -267,6 +268,13 @@ def test_markup_from_the_model_is_shown_as_text_and_never_runs(browser, model_se
     assert browser.js("return document.querySelectorAll('script:not([src]), [onerror], img[src=\"x\"]').length") == 0
     assert browser.js("return window.__pwned") is None
     browser.screenshot("playground-hostile")
+
+
+def test_a_model_whose_setup_failed_says_so(browser, model_server):
+    open_playground(browser, model_server("broken_setup.py:Predictor", project_dir=str(RUNTIME_FIXTURES)))
+    assert browser.text("#health") == "SETUP_FAILED"
+    assert browser.text("#load-error") == "the schema is known once setup has succeeded (SETUP_FAILED)"
+    assert "RuntimeError: weights not found" in browser.text("#logs")  # setup's logs say why
 
 
 def test_pages_and_assets_that_do_not_exist_are_404s(model_server):

@@ -59,6 +59,10 @@ def test_browse_a_package_log_in_and_delete_it(browser, store_server, run_cog, t
     directory = project(tmp_path_factory, f"  # {HOSTILE}\n", {HOSTILE_FILE: HOSTILE})
     package_id = push(run_cog, store_server, directory)
     assert package_id == scan(directory).id
+    # A build record as another server would have left it, with markup in its error and its log.
+    store_server.state.store.save_log("alice/hello", package_id, "cpu", f"step 1\n{HOSTILE}\n")
+    store_server.state.store.save_build("alice/hello", package_id, Build(
+        variant="cpu", image=f"r/alice/hello:{package_id}", status="failed", finished_at=now(), error=HOSTILE))
 
     browser.open(f"{store_server.url}/")
     browser.until(lambda: browser.find_all('a[href$="#/models/alice/hello"]'), "the model in the list")
@@ -73,7 +77,8 @@ def test_browse_a_package_log_in_and_delete_it(browser, store_server, run_cog, t
     link = browser.js("return [...document.querySelectorAll('table[aria-label=Files] a')]"
                       ".find((a) => a.textContent === arguments[0]).href", HOSTILE_FILE)
     assert httpx.get(link).content == HOSTILE.encode()  # the file's bytes, as an attachment
-    assert browser.text("#view") and "This server builds no images." in browser.text("#view")
+    browser.until(lambda: HOSTILE in browser.text("#build-log"), "the build's log")
+    assert browser.text('tr[data-variant="cpu"] .error') == HOSTILE
     assert f"cog download {package_id[:12]}" in browser.text("#view")
     assert not browser.find_all("#delete")  # reads are open; writes need a token
     no_markup_ran(browser)
@@ -86,6 +91,10 @@ def test_browse_a_package_log_in_and_delete_it(browser, store_server, run_cog, t
     browser.find("#token").send_keys(store_server.token)
     browser.find("#login button").click()
     browser.until(lambda: browser.find_all("#delete"), "the delete button, once logged in")
+    no_markup_ran(browser)
+    browser.find('tr[data-variant="cpu"] button.retry').click()  # this server builds nothing: it says so
+    browser.until(lambda: browser.text("#login-error") == "this server builds no images: it was started without "
+                  "--docker-registry", "the refused retry")
     browser.find("#delete").click()
     browser.driver.switch_to.alert.accept()
     browser.until(lambda: browser.text("#view").endswith("No packages."), "the model's page without the package")
