@@ -8,10 +8,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import httpx
-import pytest
 from selenium.webdriver.support.ui import Select
 
 from tests.loopback import free_port
