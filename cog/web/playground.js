@@ -372,11 +372,16 @@
         setStatus("failed");
         return;
       }
+      let completed = false;
       for await (const { event: name, data } of events(response)) {
         if (name === "start") setStatus(data.status);
         else if (name === "output") view.add(data.chunk, data.index);
         else if (name === "log") $("logs").append(data.data);
-        else if (name === "completed") finish(data, view);
+        else if (name === "completed") completed = finish(data, view);
+      }
+      if (!completed) {
+        showRunError("The server closed the stream before the prediction completed.");
+        setStatus("unknown");
       }
     } catch (error) {
       showRunError(`The server did not answer: ${error.message}`);
@@ -399,6 +404,7 @@
       const shown = typeof value === "number" && name.endsWith("_time") ? `${value.toFixed(3)} s` : JSON.stringify(value);
       metrics.append(el("dt", {}, name), el("dd", { "data-metric": name }, shown));
     }
+    return true;
   }
 
   async function cancel() {
