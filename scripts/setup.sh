@@ -9,7 +9,9 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/lib.sh"
 
 # Everything the steps install from the machine's own apt suite, in one apt-get call on a fresh machine.
-ensure_pkgs qemu-user-static binfmt-support docker-registry apache2-utils curl debootstrap ca-certificates
+# chromium and chromium-driver: the real browser of the web pages' tests (tests/web).
+ensure_pkgs qemu-user-static binfmt-support docker-registry apache2-utils curl debootstrap ca-certificates \
+  chromium chromium-driver
 
 elapsed() { awk -v now="$EPOCHREALTIME" -v t0="$1" 'BEGIN { printf "%.1f", now - t0 }'; }
 

@@ -57,6 +57,7 @@ def test_wheel_contains_data_files(wheel):
     assert "cog/_data/templates/Dockerfile.j2" in names
     assert "cog/_data/cuda_matrix/torch.yaml" in names
     assert "cog/_data/cuda_matrix/schema.json" in names
+    assert {"cog/web/playground.html", "cog/web/playground.js", "cog/web/store.js", "cog/web/style.css"} <= names
 
 
 def test_installed_wheel_generates_a_dockerfile_from_another_directory(wheel, tmp_path):

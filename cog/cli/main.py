@@ -14,6 +14,7 @@ from cog._version import __version__
 from cog.cli import packages
 from cog.cli.init import init
 from cog.cli.migrate import migrate
+from cog.cli.playground import playground
 from cog.deploy.manifests import DEFAULT_SETUP_TIMEOUT, DEFAULT_SHUTDOWN_GRACE, EndpointMode, Target
 from cog.errors import CogError
 
@@ -94,6 +95,7 @@ def _root(
 
 app.command()(init)
 app.command()(migrate)
+app.command()(playground)
 
 
 @app.command("generate-dockerfile")
@@ -383,9 +385,11 @@ def serve(
     upload_url: Optional[str] = typer.Option(None, "--upload-url", help="Where file outputs are PUT (e.g. https://example.com/upload/) instead of returned as data URIs."),
     ca_bundle: Optional[Path] = CaBundleOption,
     base_image_mirror: Optional[str] = MirrorOption,
+    open_playground: bool = typer.Option(False, "--playground", help="Open the model's playground (a web page to try it) in a browser."),
 ) -> None:
-    """Serve the project's model over Cog's HTTP prediction API."""
+    """Serve the project's model over Cog's HTTP prediction API, and its playground at /playground."""
     from cog.cli import output
+    from cog.cli.playground import open_when_up, playground_url
     from cog.config.project import load_project
 
     project = load_project(file)
@@ -402,6 +406,10 @@ def serve(
 
         os.environ.update(environment)
         output.info(f"Serving {project.config.predict} on http://{host}:{port} (Ctrl-C to stop)")
+        page = playground_url(f"http://{host}:{port}")
+        output.info(f"Playground: {page}")
+        if open_playground:
+            open_when_up(page)
         serve_locally(project.config.predict, project_dir=str(project.directory), host=host, port=port,
                       train_ref=project.config.train, max_concurrency=project.config.concurrency.max)
         return
@@ -412,6 +420,10 @@ def serve(
     container = container_for_project(project, env=environment, gpus=gpus, ca_bundle=ca_bundle, base_image_mirror=base_image_mirror)
     with docker.serving(container, port=port, host=host) as served:
         output.info(f"Serving {container.image} on {served.url} (Ctrl-C to stop)")
+        page = playground_url(served.url)
+        output.info(f"Playground: {page}")
+        if open_playground:
+            open_when_up(page)
         docker.follow_logs(served)  # until the server stops (POST /shutdown) or cog is interrupted
 
 

@@ -103,7 +103,7 @@ def server(
         raise
     app = create_app(ServerState(store=store, builds=builds, max_blob_size=max_blob_size, gc_grace=grace))
     images = f"images to {docker_registry}" if docker_registry else "no image builds (no --docker-registry)"
-    output.info(f"cog server on http://{host}:{port} (storage {store.url}; {images}); API docs at /docs")
+    output.info(f"cog server on http://{host}:{port} (storage {store.url}; {images}); web UI at /, API docs at /docs")
     collector.start()
     try:
         # The socket bound above, so that no other program can take the port between the check and the serving.

@@ -5,13 +5,16 @@ Stateless apart from the store, so several servers can share one bucket. Reads a
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
 import threading
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
-from typing import Annotated, Callable, Literal
+from urllib.parse import quote
+from typing import Annotated, AsyncIterator, BinaryIO, Callable, Iterator, Literal
 
 from anyio import from_thread, to_thread
 from fastapi import Depends, FastAPI, Header, Path as PathParam, Request, Response
@@ -24,13 +27,15 @@ from cog.images.context import WEIGHT_MIN_BYTES, WEIGHT_SUFFIXES
 from cog.errors import CogError
 from cog.config.model import completed_config, package_variants
 from cog.config.parse import CONFIG_FILE_NAME, load_config
+from cog.packages import ui
 from cog.packages.builds import BuildQueue
 from cog.packages.manifest import Manifest, UnsafePath, check_link
 from cog.packages.package import CHUNK, zip_chunks
-from cog.packages.records import ID_PREFIX, MODEL_PART_RULE, Package, PackageDetail, PackageSummary, check_model_part
+from cog.packages.records import ID_PREFIX, Build, MODEL_PART_RULE, Package, PackageDetail, PackageSummary, check_model_part
 from cog.packages.store import BlobMismatch, BlobTooLarge, StorageUnavailable, Store, UploadDiscarded
 
 DEFAULT_MAX_BLOB_SIZE = 200 * 1024**3
+LOG_FOLLOW_INTERVAL = 0.5  # seconds between looks at a followed build's log
 GC_GRACE = timedelta(hours=1)  # uploaded blobs a client has not committed yet are that long safe from collection
 
 
@@ -280,13 +285,55 @@ def create_app(state: ServerState) -> FastAPI:
             store.collect_garbage(state.gc_grace)
         return Response(status_code=204)
 
-    @app.get("/v1/models/{owner}/{name}/packages/{package_id}/builds/{variant}/log", response_class=PlainTextResponse)
-    def build_log(owner: Owner, name: Name, package_id: IdPrefix, variant: VariantParam) -> PlainTextResponse:
+    @app.get("/v1/models/{owner}/{name}/packages/{package_id}/files/{path:path}")
+    def package_file(owner: Owner, name: Name, package_id: IdPrefix, path: str) -> StreamingResponse:
+        """One file of the package, streamed: as an attachment, never rendered by a browser as a page."""
         package = package_of(model_of(owner, name), package_id)
+        entry = package.manifest.entry(path)
+        if entry is None:
+            raise ApiError(404, f"path: package {package.id[:12]} has no file {path[:200]!r}")
+        return StreamingResponse(
+            _chunks(store.open_blob(entry.sha256)), media_type="application/octet-stream",
+            headers={"Content-Length": str(entry.size), "X-Content-Type-Options": "nosniff",
+                     "Content-Security-Policy": "sandbox", "Content-Disposition": f"attachment; filename*=UTF-8''{quote(Path(path).name)}"},
+        )
+
+    @app.get("/v1/models/{owner}/{name}/packages/{package_id}/builds/{variant}/log", response_class=PlainTextResponse)
+    def build_log(owner: Owner, name: Name, package_id: IdPrefix, variant: VariantParam,
+                  follow: bool = False) -> Response:
+        """The build's log. With ?follow=true, streamed: what there is, then what the build writes while it
+        runs, until it has finished."""
+        package = package_of(model_of(owner, name), package_id)
+        if follow:
+            if not any(build.variant == variant for build in store.load_builds(package.model, package.id)):
+                raise ApiError(404, f"no {variant} build of {package.id}")
+            return StreamingResponse(_follow_log(package.model, package.id, variant), media_type="text/plain; charset=utf-8",
+                                     headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"})
         log = store.read_log(package.model, package.id, variant)
         if log is None:
             raise ApiError(404, f"no {variant} build log for {package.id}")
         return PlainTextResponse(log)
+
+    async def _follow_log(model: str, package_id: str, variant: str) -> AsyncIterator[str]:
+        sent = ""
+        while True:
+            # The build's state before its log: a build is saved finished only after its last log lines.
+            build = await to_thread.run_sync(_build_of, model, package_id, variant)
+            live = state.builds.live_log(model, package_id, variant) if state.builds is not None else None
+            log = live if live is not None else await to_thread.run_sync(store.read_log, model, package_id, variant)
+            log = log or ""
+            if not log.startswith(sent):  # built again (a retry): its log starts over
+                sent = ""
+                yield "\n"
+            if len(log) > len(sent):
+                yield log[len(sent):]
+                sent = log
+            if build is None or build.status in ("succeeded", "failed"):
+                return
+            await asyncio.sleep(LOG_FOLLOW_INTERVAL)
+
+    def _build_of(model: str, package_id: str, variant: str) -> Build | None:
+        return next((build for build in store.load_builds(model, package_id) if build.variant == variant), None)
 
     @app.post("/v1/models/{owner}/{name}/packages/{package_id}/builds/{variant}/retry",
               dependencies=[Depends(require_token)], status_code=202)
@@ -301,7 +348,14 @@ def create_app(state: ServerState) -> FastAPI:
             raise ApiError(409, f"the {variant} build of {package.id[:12]} has not failed; only a failed build is retried")
         return detail(package)
 
+    app.router.routes.extend(ui.ROUTES)  # the web UI at /, over the routes above
     return app
+
+
+def _chunks(opened: AbstractContextManager[BinaryIO]) -> Iterator[bytes]:
+    with opened as blob:
+        while block := blob.read(CHUNK):
+            yield block
 
 
 def _read_config(store: Store, manifest: Manifest) -> dict:

@@ -86,6 +86,13 @@ class BuildQueue:
                 taken += 1
         return taken
 
+    def live_log(self, model: str, package_id: str, variant: str) -> str | None:
+        """The log of a build running in this server, up to this moment (the store's copy is as of the last
+        heartbeat); None when this server is not running it."""
+        with self._lock:
+            running = self._running.get((model, package_id, variant))
+        return None if running is None else running.log()
+
     def shutdown(self) -> None:
         self._stopped.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
@@ -166,11 +173,14 @@ class _Running:
         self.lines: list[str] = []
         self._lock = threading.Lock()
 
+    def log(self) -> str:
+        return "\n".join(self.lines) + "\n"
+
     def save(self, store: Store, model: str, package_id: str, only_while_unfinished: bool = False, **changes) -> Build:
         with self._lock:
             if only_while_unfinished and self.build.status not in ("queued", "building"):
                 return self.build
             self.build = self.build.model_copy(update=changes)
-            store.save_log(model, package_id, self.build.variant, "\n".join(self.lines) + "\n")
+            store.save_log(model, package_id, self.build.variant, self.log())
             store.save_build(model, package_id, self.build)
             return self.build

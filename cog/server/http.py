@@ -43,7 +43,7 @@ the app alone: `create_app(settings)`, whose model runs in a worker process, or 
 The OpenAPI schema without starting anything: `cog.server.process.openapi_schema_for(predict_ref, ...)`, or
 `python -m cog.sdk.worker --openapi predict.py:Predictor` on the model's interpreter.
 
-Endpoints: GET / (index), GET /health-check, GET /livez, GET /readyz (cog.server.probes), GET /openapi.json,
+Endpoints: GET / (index), GET /playground (a page to try the model: cog.server.playground), GET /health-check, GET /livez, GET /readyz (cog.server.probes), GET /openapi.json,
 GET /metrics (Prometheus), POST /predictions (sync; `Prefer: respond-async` -> 202; `Accept: text/event-stream`
 -> server-sent events), PUT /predictions/{id} (idempotent), GET /predictions/{id} (poll),
 POST /predictions/{id}/cancel, POST /shutdown, /trainings twins, and the platforms' routes (cog.server.platforms).
@@ -82,6 +82,7 @@ from cog.sdk.protocol import Health, Kind, Status
 from cog.sdk.signature import InputError
 from cog.server import logs, platforms, probes
 from cog.server.drain import CANCEL_WAIT, DrainingServer
+from cog.server.playground import PLAYGROUND_PATH, ROUTES as PLAYGROUND_ROUTES
 from cog.server.process import WorkerProcess
 from cog.server.project import ProjectError
 # The names this module has always used for them; the platforms' routes share them (cog.server.responses).
@@ -165,6 +166,7 @@ def create_app(settings: Settings, request_shutdown: Optional[Callable[[], None]
             "shutdown_url": "/shutdown",
             "healthcheck_url": "/health-check",
             "metrics_url": "/metrics",
+            "playground_url": PLAYGROUND_PATH,
         }
         for collection in ("predictions",) + (("trainings",) if settings.train_ref else ()):
             urls[f"{collection}_url"] = f"/{collection}"
@@ -335,6 +337,7 @@ def create_app(settings: Settings, request_shutdown: Optional[Callable[[], None]
     app.add_route("/openapi.json", openapi, methods=["GET"])
     app.add_route("/metrics", metrics, methods=["GET"])
     app.add_route("/shutdown", shutdown, methods=["POST"])
+    app.router.routes.extend(PLAYGROUND_ROUTES)
     for collection in ["predictions"] + (["trainings"] if settings.train_ref else []):
 
         async def create_new(request: Request, collection: str = collection) -> Response:

@@ -22,6 +22,8 @@ from cog.cli.prediction import Runtime
 from tests.docker import SYSTEM_CA_BUNDLE
 from tests.images.conftest import OPEN_REGISTRY
 
+REPO = Path(__file__).resolve().parents[2]
+
 
 def labels(image: str) -> dict[str, str]:
     return json.loads(subprocess.check_output(["docker", "image", "inspect", image, "--format", "{{json .Config.Labels}}"]))
@@ -101,6 +103,12 @@ def test_labels_describe_the_image(cog, project, image_name):
         Runtime.at(f"http://127.0.0.1:{port}").wait_until_ready(60)
         served = httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=5).json()
         assert served == json.loads(found["run.cog.openapi_schema"])
+        # The playground's page and scripts travel inside the image, in the cog wheel of its server environment.
+        page = httpx.get(f"http://127.0.0.1:{port}/playground", timeout=5)
+        assert page.status_code == 200 and 'src="playground/static/playground.js"' in page.text
+        for asset in ("common.js", "playground.js", "style.css"):
+            shipped = httpx.get(f"http://127.0.0.1:{port}/playground/static/{asset}", timeout=5)
+            assert shipped.status_code == 200 and shipped.content == (REPO / "cog" / "web" / asset).read_bytes(), asset
     finally:
         subprocess.run(["docker", "rm", "-f", container], capture_output=True)
 

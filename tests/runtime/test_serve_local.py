@@ -37,6 +37,8 @@ def test_serve_local_answers_predictions(tmp_path):
             time.sleep(0.05)
         response = httpx.post(f"http://127.0.0.1:{port}/predictions", json={"input": {"text": "local"}}, timeout=10)
         assert response.json()["output"] == "hello local"
+        assert httpx.get(f"http://127.0.0.1:{port}/playground", timeout=10).status_code == 200
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(15)
+    assert f"Playground: http://127.0.0.1:{port}/playground\n" in process.stdout.read()
