@@ -68,6 +68,7 @@ except ImportError:
 from cog._version import __version__
 from cog.sdk.protocol import Health, Kind, Status
 from cog.sdk.signature import InputError
+from cog.server.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE, Metrics, instrument
 from cog.server.process import WorkerProcess
 from cog.server.project import ProjectError
 from cog.server.runner import Job, Runtime, Settings, WorkerFactory
@@ -164,7 +165,7 @@ def create_app(settings: Settings, request_shutdown: Optional[Callable[[], None]
     """The app; `worker` makes the runtime's worker (see cog.server.runner.WorkerTransport)."""
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = Runtime(settings, worker)
+        runtime = Runtime(settings, worker, runtime_metrics)
         app.state.runtime = runtime
         runtime.start()
         yield
@@ -173,6 +174,8 @@ def create_app(settings: Settings, request_shutdown: Optional[Callable[[], None]
     app = FastAPI(title="Cog", version=__version__, lifespan=lifespan,
                   exception_handlers={RequestError: _error_response},
                   openapi_url=None, docs_url=None, redoc_url=None)  # /openapi.json is the model's, below
+    runtime_metrics = Metrics()  # made before the runtime, which the lifespan starts, so that every request is counted
+    app.add_middleware(instrument, metrics=runtime_metrics)
 
     def runtime_of(request: Request) -> Runtime:
         return request.app.state.runtime  # type: ignore[no-any-return]
@@ -209,8 +212,8 @@ def create_app(settings: Settings, request_shutdown: Optional[Callable[[], None]
 
     async def metrics(request: Request) -> Response:
         runtime = runtime_of(request)
-        text = runtime.metrics.render(runtime.waiting, settings.max_concurrency)
-        return Response(text, media_type="text/plain; version=0.0.4")
+        text = runtime.metrics.render(runtime.waiting, settings.max_concurrency, runtime.busy)
+        return Response(text, headers={"Content-Type": METRICS_CONTENT_TYPE})
 
     async def shutdown(request: Request) -> Response:
         if request_shutdown is not None:

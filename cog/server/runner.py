@@ -16,6 +16,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -187,7 +188,8 @@ WorkerFactory = Callable[[Settings, Callable[[Event], None], Callable[[str], Non
 class Runtime:
     """Health, slots and queue, the jobs in flight, and the worker they run in."""
 
-    def __init__(self, settings: Settings, worker: WorkerFactory = WorkerProcess) -> None:
+    def __init__(self, settings: Settings, worker: WorkerFactory = WorkerProcess,
+                 metrics: Optional[Metrics] = None) -> None:
         self.settings = settings
         self._new_worker = worker
         self.status = Health.STARTING
@@ -197,7 +199,7 @@ class Runtime:
         self.train_signature: Optional[Signature] = None
         self.schema: Dict[str, Any] = {}
         self.jobs: Dict[str, Job] = {}
-        self.metrics = Metrics()
+        self.metrics = metrics or Metrics()
         self.worker: Optional[WorkerTransport] = None
         self._slots = asyncio.Semaphore(settings.max_concurrency)
         self.busy = 0
@@ -219,6 +221,7 @@ class Runtime:
         self.status = Health.STARTING
         self._ready.clear()
         self.setup = {"started_at": now_iso(), "completed_at": None, "status": Status.STARTING, "logs": ""}
+        self._setup_started = time.monotonic()
         self.setup_logs = []
         worker = self._new_worker(self.settings, self._on_message, self._on_raw_output)
         self.worker = worker
@@ -276,6 +279,7 @@ class Runtime:
 
     def _finish_setup(self, status: Status) -> None:
         self.setup.update(completed_at=now_iso(), status=status, logs="".join(self.setup_logs))
+        self.metrics.setup_finished(time.monotonic() - self._setup_started)
 
     async def _watch(self, worker: WorkerTransport) -> None:
         await worker.exited.wait()
@@ -296,6 +300,7 @@ class Runtime:
             self._ready.set()  # waiting jobs fail now instead of hanging
             return
         log.error("%s; restarting it", reason)
+        self.metrics.worker_restarted()
         await self._start_worker()
 
     async def shutdown(self) -> None:
@@ -366,6 +371,7 @@ class Runtime:
 
     def new_job(self, kind: Kind, job_id: Optional[str], request: Dict[str, Any]) -> Job:
         job = Job(kind, job_id, request)
+        self.metrics.job_requested()
         webhook = request.get("webhook")
         if webhook:
             events = frozenset(request.get("webhook_events_filter") or EVENTS)

@@ -378,6 +378,7 @@ def test_a_worker_crash_fails_the_prediction_and_restarts_the_worker(start_serve
         assert server.predict(mode="ok")["status"] == "succeeded"
     segfault_logs = crashed["logs"]
     assert "Segmentation fault" in segfault_logs
+    assert "cog_worker_restarts_total 2.0" in server.client.get("/metrics").text
 
 
 def test_repeated_crashes_turn_health_defunct_without_hanging(start_server: Any) -> None:
