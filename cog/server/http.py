@@ -69,6 +69,7 @@ from cog._version import __version__
 from cog.sdk.protocol import Health, Kind, Status
 from cog.sdk.signature import InputError
 from cog.server.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE, Metrics, instrument
+from cog.server import tracing
 from cog.server.process import WorkerProcess
 from cog.server.project import ProjectError
 from cog.server.runner import Job, Runtime, Settings, WorkerFactory
@@ -236,7 +237,8 @@ def create_app(settings: Settings, request_shutdown: Optional[Callable[[], None]
         kind = JOB_KINDS[collection]
         arguments = _validate(runtime, kind, payload)
         _admit(runtime, job_id)
-        return await _respond(request, runtime, runtime.new_job(kind, job_id, payload), arguments)
+        job = runtime.new_job(kind, job_id, payload, tracing.incoming(request.headers))
+        return await _respond(request, runtime, job, arguments)
 
     async def _until_set_up(runtime: Runtime) -> None:
         if runtime.status == Health.STARTING and runtime.signature is None:
