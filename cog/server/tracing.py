@@ -4,7 +4,7 @@ Always, with nothing installed: a request's valid `traceparent` (and its `traces
 out again on each of the job's webhooks, so the receiver's work joins the caller's trace.
 
 With `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) set and the OpenTelemetry SDK in the
-server's environment (an image built with `cog build --tracing`; see docs/http.md#tracing), spans go to that
+server's environment (an image whose cog.yaml has `build: {tracing: true}`; see docs/http.md#tracing), spans go to that
 collector over OTLP/HTTP, configured by the SDK's own OTEL_* variables (service name, headers, sampling):
 
     setup                                one per start of the model's process
@@ -87,7 +87,7 @@ def from_env() -> Tracer:
         from cog.server.otel import OpenTelemetryTracer
     except ImportError as exc:
         log.warning("%s is set, but this server has no OpenTelemetry SDK (%s): no spans are exported, traceparent "
-                    "is still passed on to webhooks; build the image with `cog build --tracing`",
+                    "is still passed on to webhooks; add `tracing: true` under `build:` in cog.yaml and build again",
                     ENDPOINT_VARIABLES[1], exc.name)
         return Tracer()
     log.info("exporting traces to %s", endpoint)
