@@ -46,8 +46,10 @@ import json
 import logging
 import os
 import platform
+import re
 import sys
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any, AsyncIterator, Callable, Dict, List, Optional
 
 # An image's server environment; `python` there is the model's, which has cog's SDK but not the server's packages.
@@ -130,16 +132,40 @@ def _parse_request(body: bytes) -> Dict[str, Any]:
     for name in ("id", "webhook", "output_file_prefix", "created_at"):
         if payload.get(name) is not None and not isinstance(payload[name], str):
             raise RequestError(422, f"{name} must be a string", ["body", name])
+    if "/" in (payload.get("id") or ""):
+        raise RequestError(422, "id must not contain '/': it is a segment of the job's URLs", ["body", "id"])
+    if payload.get("created_at") is not None and not _is_timestamp(payload["created_at"]):
+        raise RequestError(422, "created_at must be an RFC 3339 date-time, such as 2026-01-31T12:00:00Z",
+                           ["body", "created_at"])
     webhook = payload.get("webhook")
-    if webhook is not None and not webhook.startswith(("http://", "https://")):
+    if webhook is not None and not HTTP_URL.fullmatch(webhook):
         raise RequestError(422, "webhook must be an http(s) URL", ["body", "webhook"])
     events = payload.get("webhook_events_filter")
-    if events is not None and (not isinstance(events, list) or not set(events) <= set(EVENTS)):
+    if events is not None and (not isinstance(events, list) or not all(event in EVENTS for event in events)):
         raise RequestError(422, f"webhook_events_filter must be a list of {', '.join(EVENTS)}",
                            ["body", "webhook_events_filter"])
     if payload.get("context") is not None:
         payload["context"] = _context(payload["context"])
     return payload
+
+
+# An absolute http(s) URI (RFC 3986): a host, then only the characters a URI may hold, escapes well formed.
+HTTP_URL = re.compile(r"https?://[A-Za-z0-9\-._~!$&'()*+,;=:@\[\]]+(?:[/?#](?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?#\[\]]|%[0-9A-Fa-f]{2})*)?")
+TIMESTAMP = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]+)?"
+                       r"(?:[Zz]|[+-]([0-9]{2}):([0-9]{2}))")
+
+
+def _is_timestamp(text: str) -> bool:
+    """An RFC 3339 date-time (what the schema's `format: date-time` means): 2026-01-31T12:00:00.5+01:00."""
+    match = TIMESTAMP.fullmatch(text)
+    if match is None:
+        return False
+    year, month, day, hour, minute, second = (int(part) for part in match.groups()[:6])
+    try:
+        datetime(year, month, day, hour, minute, min(second, 59))  # 60: a leap second
+    except ValueError:
+        return False
+    return second <= 60 and (match[8] is None or (int(match[8]) < 24 and int(match[9]) < 60))
 
 
 def _context(context: Any) -> Dict[str, str]:
@@ -222,20 +248,20 @@ def create_app(settings: Settings, request_shutdown: Optional[Callable[[], None]
         return _json({})
 
     async def create(request: Request, collection: str, job_id: Optional[str]) -> Response:
-        """Parse the request, rejoin the job it retries or wait for setup, validate its input, admit it, answer."""
+        """Parse the request, wait for setup, validate its input, rejoin the job it retries or admit it, answer."""
         runtime = runtime_of(request)
         payload = _parse_request(await _read_body(request, settings.max_body_bytes))
-        if job_id is not None:
-            if payload.get("id") not in (None, job_id):
-                raise RequestError(422, "the id in the body differs from the id in the URL", ["body", "id"])
-            existing = runtime.jobs.get(job_id)
-            if existing is not None:  # a retry of a job in flight: answer about that job
-                return await _respond(request, runtime, existing, None)
-        else:
-            job_id = payload.get("id")
+        retry = job_id is not None
+        if retry and payload.get("id") not in (None, job_id):
+            raise RequestError(422, "the id in the body differs from the id in the URL", ["body", "id"])
+        job_id = job_id or payload.get("id")
         await _until_set_up(runtime)
         kind = JOB_KINDS[collection]
+        # A retry is a whole request too: checked like the first one, so that a bad one never looks accepted.
         arguments = _validate(runtime, kind, payload)
+        existing = runtime.jobs.get(job_id) if retry else None
+        if existing is not None:  # a retry of a job in flight: answer about that job
+            return await _respond(request, runtime, existing, None)
         _admit(runtime, job_id)
         job = runtime.new_job(kind, job_id, payload, tracing.incoming(request.headers))
         return await _respond(request, runtime, job, arguments)
@@ -264,8 +290,7 @@ def create_app(settings: Settings, request_shutdown: Optional[Callable[[], None]
             raise RequestError(409, "the queue of waiting predictions is full; retry later",
                                headers={"Retry-After": "1"})
         if job_id is not None and job_id in runtime.jobs:
-            raise RequestError(409, f"a prediction with id {job_id!r} is already running; use PUT to rejoin it",
-                               ["body", "id"])
+            raise RequestError(409, f"a prediction with id {job_id!r} is already running; use PUT to rejoin it")
 
     async def _respond(request: Request, runtime: Runtime, job: Job, arguments: Optional[Dict[str, Any]]) -> Response:
         """Start the job (unless `arguments` is None: it runs already) and answer as the client asked."""
@@ -286,7 +311,7 @@ def create_app(settings: Settings, request_shutdown: Optional[Callable[[], None]
             # client hangs up): one scheduling hop less on the hot path.
             await runtime.run(job, arguments)
         else:
-            await job.done.wait()
+            await job.finished.wait()
         return _json(job.to_json(), 202 if respond_async else 200)
 
     async def _stream(job: Job, events: "asyncio.Queue[Any]") -> AsyncIterator[str]:

@@ -128,7 +128,8 @@ class Job:
         self.output_file_prefix: Optional[str] = request.get("output_file_prefix")
         self.webhook: Optional[WebhookSender] = None
         self.events: "asyncio.Queue[JobEvent]" = asyncio.Queue()  # worker messages for this job
-        self.done = asyncio.Event()
+        self.finished = asyncio.Event()  # set in a terminal state
+        self.done = asyncio.Event()  # set once its webhooks are sent too
         self.listeners: List["asyncio.Queue[Any]"] = []  # server-sent-event streams
         self.cancel_requested = False
         self.in_worker = False
@@ -511,6 +512,7 @@ class Runtime:
         job.status = status
         job.error = error
         job.completed_at = now_iso()
+        job.finished.set()
         self.metrics.finished(status, job.metrics.get("predict_time"), was_started=job.started_at is not None)
         job.span.end(error=error if status == Status.FAILED else None, status=status)
         if job.listeners:
