@@ -1,6 +1,7 @@
 """Runs a server and schemathesis against it inside the network namespace this process was started in.
 
-    unshare -rn python -m tests.contracts.sandboxed --port N --schema PATH [--max-examples N] -- SERVER_ARGV...
+    unshare -rn python -m tests.contracts.sandboxed --port N --schema PATH [--max-examples N]
+        [--exclude-path PATH]... [--token-file FILE] -- SERVER_ARGV...
 
 Brings loopback up, starts SERVER_ARGV (which must listen on 127.0.0.1:N), waits until PATH answers, then runs
 `st run` with every check against http://127.0.0.1:N/PATH; exits with st's status, after stopping the server.
@@ -45,6 +46,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--schema", required=True, help="the OpenAPI document's path on the server")
     parser.add_argument("--max-examples", type=int, default=10)
     parser.add_argument("--exclude-path", action="append", default=[], help="an operation's path to leave out")
+    parser.add_argument("--token-file", help="send the bearer token the server wrote here with every request")
     parser.add_argument("server", nargs="+")
     args = parser.parse_args(argv)
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
@@ -52,12 +54,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     server = subprocess.Popen(args.server)
     try:
         wait_for(base + args.schema, server)
+        auth = [f"--header=Authorization: Bearer {Path(args.token_file).read_text().strip()}"] if args.token_file else []
         with tempfile.TemporaryDirectory(prefix="cog-schemathesis-") as scratch:  # st's caches go there
             return subprocess.run([
                 # Every check is on by default; --checks on the command line would override the config's exceptions.
                 str(ST), "--config-file", str(CONFIG), "run", base + args.schema, "--max-examples", str(args.max_examples),
                 "--seed", "1", "--generation-database", "none", "--no-color", "--workers", "1",
-                "--request-timeout", "30", *(f"--exclude-path={path}" for path in args.exclude_path),
+                "--request-timeout", "30", *(f"--exclude-path={path}" for path in args.exclude_path), *auth,
             ], cwd=scratch).returncode
     finally:
         server.terminate()
