@@ -1,6 +1,6 @@
 """Serving throughput and latency: this project's runtime next to Cog's coglet, on the same trivial predictor.
 
-    python benchmarks/serving.py [--duration SECONDS] [--rss-predictions N]
+    python benchmarks/serving.py [--duration SECONDS] [--rss-predictions N] [--baseline CHECKOUT]
 
 Both servers run on loopback on this machine, one after the other, serving `return "hello " + text` with their
 default concurrency (one prediction at a time). Scenarios:
@@ -13,7 +13,9 @@ scenario the table shows ok (2xx) predictions per second, 409 and 5xx answers, o
 latency of the ok answers (a 409 takes coglet almost no time; counting it would hide the cost of a prediction).
 The servers stay up side by side and each scenario runs in interleaved rounds (ours, coglet, ours, ...), so a
 burst of unrelated load on the machine falls on both; latency percentiles are the median over the rounds. Then 20,000 predictions against our runtime measure the growth of its memory (RSS of
-the server and its worker). Cog 0.23.1 is installed into its own venv under the user cache directory the first
+the server and its worker). With --baseline, the runtime of another checkout of this project (e.g. main's HEAD:
+`git worktree add /tmp/cog-main main`) is served the same way in the same rounds, and ours must keep 95% of its
+ok/s. Cog 0.23.1 is installed into its own venv under the user cache directory the first
 time (its package owns the import name `cog`, so it never goes into this project's environment).
 """
 
@@ -192,11 +194,11 @@ def summarize(rounds: List[List[Dict]]) -> Dict[str, float]:
     }
 
 
-def start_ours(project: str) -> Server:
+def start_ours(project: str, checkout: Path = REPO, name: str = "ours") -> Server:
     port = free_port()
-    env = dict(os.environ, COG_PREDICT="predict.py:Predictor", PYTHONPATH=str(REPO))
+    env = dict(os.environ, COG_PREDICT="predict.py:Predictor", PYTHONPATH=str(checkout))
     argv = [sys.executable, "-m", "cog.server.http", "--host", "127.0.0.1", "--port", str(port)]
-    return Server("ours", argv, env, project, port)
+    return Server(name, argv, env, project, port)
 
 
 def start_coglet(project: str) -> Server:
@@ -224,11 +226,14 @@ def main() -> int:
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per scenario and server")
     parser.add_argument("--rounds", type=int, default=8, help="interleaved rounds the duration is split into")
     parser.add_argument("--rss-predictions", type=int, default=20000)
+    parser.add_argument("--baseline", type=Path, help="another checkout of cog whose runtime to compare with")
     args = parser.parse_args()
 
     project = tempfile.mkdtemp(prefix="cog-bench-")
     Path(project, "predict.py").write_text(PREDICTOR)
     servers = [start_ours(project), start_coglet(project)]
+    if args.baseline:
+        servers.append(start_ours(project, args.baseline.resolve(), "baseline"))
     figures: Dict[str, Dict[str, Dict[str, float]]] = {server.name: {} for server in servers}
     try:
         for server in servers:
@@ -280,6 +285,11 @@ def main() -> int:
         (f"RSS {before / 2**20:.1f} MiB -> {after / 2**20:.1f} MiB over {memory['requests']} predictions: "
          f"{growth:+.1f}% < 10%", growth < 10 and memory["ok_per_s"] > 0 and memory["requests"] == args.rss_predictions),
     ]
+    if args.baseline:
+        ratios = {scenario: ours[scenario]["ok_per_s"] / figures["baseline"][scenario]["ok_per_s"]
+                  for scenario in ours}
+        checks += [(f"{scenario} ok/s {ratio:.3f} x the baseline's >= 0.95", ratio >= 0.95)
+                   for scenario, ratio in ratios.items()]
     print()
     for text, passed in checks:
         print(f"{'PASS' if passed else 'FAIL'}  {text}")
