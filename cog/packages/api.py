@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CollectorRegistry, generate_latest
 from pydantic import BaseModel, Field
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -33,6 +34,7 @@ from cog.packages.builds import BuildQueue
 from cog.packages.manifest import Manifest, UnsafePath, check_link
 from cog.packages.package import CHUNK, zip_chunks
 from cog.packages.records import ID_PREFIX, MODEL_PART, MODEL_PART_RULE, Package, PackageDetail, PackageSummary, check_model_part
+from cog.server.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE, RequestMetrics, instrument
 from cog.packages.store import BlobMismatch, BlobTooLarge, StorageUnavailable, Store, UploadDiscarded
 
 DEFAULT_MAX_BLOB_SIZE = 200 * 1024**3
@@ -188,6 +190,8 @@ def create_app(state: ServerState) -> FastAPI:
         description="Content-addressed packages of models, their blobs, and the Docker images built from them.",
     )
     store = state.store
+    registry = CollectorRegistry(auto_describe=True)
+    app.add_middleware(instrument, metrics=RequestMetrics(registry))
 
     def require_token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]) -> None:
         if credentials is None:
@@ -252,6 +256,12 @@ def create_app(state: ServerState) -> FastAPI:
     def health() -> dict:
         store.check()
         return {"status": "ok", "version": __version__, "builds": state.builds is not None}
+
+    @app.get("/metrics", response_class=PlainTextResponse,
+             responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
+    def metrics() -> Response:
+        """Prometheus text: requests by route template, method and status code (cog_http_requests_total, ...)."""
+        return Response(generate_latest(registry), headers={"Content-Type": METRICS_CONTENT_TYPE})
 
     @app.get("/v1/auth", dependencies=[Depends(require_token)], responses=errors(401))
     def check_token() -> dict:

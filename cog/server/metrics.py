@@ -140,15 +140,15 @@ def instrument(app: ASGIApp, metrics: RequestMetrics) -> ASGIApp:
 
 
 def route_template(scope: Scope) -> str:
-    """The path of the route that answered (`/predictions/{job_id}`): the first full match, else the first
-    partial one (right path, wrong method: 405), else "other". Matched again here because FastAPI's router,
-    unlike Starlette's, leaves no route in the scope; a dozen regular expressions cost microseconds."""
+    """The path of the route that answered (`/predictions/{job_id}`; `{digest:sha256}` is `{digest}`): the first
+    full match, else the first partial one (right path, wrong method: 405), else "other". Matched again here
+    because FastAPI's router, unlike Starlette's, leaves no route in the scope; a dozen regexes cost microseconds."""
     partial = "other"
     for route in scope["app"].router.routes:
         match, _ = route.matches(scope)
         if match == Match.FULL:
-            return getattr(route, "path", partial)
+            return getattr(route, "path_format", partial)
         if match == Match.PARTIAL and partial == "other":
-            partial = getattr(route, "path", partial)
+            partial = getattr(route, "path_format", partial)
     return partial
 
