@@ -116,8 +116,11 @@ class CommitRequest(BaseModel):
 
 # Owner, name and id prefix are checked by hand, for messages that say the rule; the document states the same rule.
 _MODEL_PART_SCHEMA = {"pattern": MODEL_PART.pattern, "maxLength": 64}
-Owner = Annotated[str, PathParam(description=f"the model's owner: {MODEL_PART_RULE}", json_schema_extra=_MODEL_PART_SCHEMA)]
-Name = Annotated[str, PathParam(description=f"the model's name: {MODEL_PART_RULE}", json_schema_extra=_MODEL_PART_SCHEMA)]
+Owner = Annotated[str, PathParam(description=f"the model's owner: {MODEL_PART_RULE}",
+                                 json_schema_extra=_MODEL_PART_SCHEMA)]
+Name = Annotated[str, PathParam(description=f"the model's name: {MODEL_PART_RULE}",
+                                json_schema_extra=_MODEL_PART_SCHEMA)]
+IdPrefixQuery = Annotated[str, Query(json_schema_extra={"pattern": "^[0-9a-f]{0,64}$"})]
 Digest = Annotated[str, PathParam(pattern=r"^[0-9a-f]{64}$", description="sha256, 64 lowercase hex characters")]
 IdPrefix = Annotated[str, PathParam(description="a package id, or a unique prefix of one",
                                     json_schema_extra={"pattern": ID_PREFIX.pattern})]
@@ -333,7 +336,7 @@ def create_app(state: ServerState) -> FastAPI:
         return detail(package)
 
     @app.get("/v1/packages", responses=errors())
-    def all_packages(prefix: Annotated[str, Query(json_schema_extra={"pattern": "^[0-9a-f]{0,64}$"})] = "") -> list[PackageSummary]:
+    def all_packages(prefix: IdPrefixQuery = "") -> list[PackageSummary]:
         """Packages of every model whose id starts with `prefix`, newest first."""
         if prefix and not ID_PREFIX.match(prefix):
             raise ApiError(400, f"prefix: {prefix[:70]!r} is not the start of a sha256 hex digest")

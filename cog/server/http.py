@@ -70,8 +70,8 @@ except ImportError:
 from cog._version import __version__
 from cog.sdk.protocol import Health, Kind, Status
 from cog.sdk.signature import InputError
-from cog.server.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE, Metrics, instrument
 from cog.server import tracing
+from cog.server.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE, Metrics, instrument
 from cog.server.process import WorkerProcess
 from cog.server.project import ProjectError
 from cog.server.runner import Job, Runtime, Settings, WorkerFactory
@@ -150,7 +150,8 @@ def _parse_request(body: bytes) -> Dict[str, Any]:
 
 
 # An absolute http(s) URI (RFC 3986): a host, then only the characters a URI may hold, escapes well formed.
-HTTP_URL = re.compile(r"https?://[A-Za-z0-9\-._~!$&'()*+,;=:@\[\]]+(?:[/?#](?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?#\[\]]|%[0-9A-Fa-f]{2})*)?")
+HTTP_URL = re.compile(r"https?://[A-Za-z0-9\-._~!$&'()*+,;=:@\[\]]+"
+                      r"(?:[/?#](?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?#\[\]]|%[0-9A-Fa-f]{2})*)?")
 TIMESTAMP = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]+)?"
                        r"(?:[Zz]|[+-]([0-9]{2}):([0-9]{2}))")
 

@@ -57,8 +57,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         auth = [f"--header=Authorization: Bearer {Path(args.token_file).read_text().strip()}"] if args.token_file else []
         with tempfile.TemporaryDirectory(prefix="cog-schemathesis-") as scratch:  # st's caches go there
             return subprocess.run([
-                # Every check is on by default; --checks on the command line would override the config's exceptions.
-                str(ST), "--config-file", str(CONFIG), "run", base + args.schema, "--max-examples", str(args.max_examples),
+                # Every check is on by default; --checks here would override the config's exceptions.
+                str(ST), "--config-file", str(CONFIG), "run", base + args.schema,
+                "--max-examples", str(args.max_examples),
                 "--seed", "1", "--generation-database", "none", "--no-color", "--workers", "1",
                 "--request-timeout", "30", *(f"--exclude-path={path}" for path in args.exclude_path), *auth,
             ], cwd=scratch).returncode
