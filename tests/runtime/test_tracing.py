@@ -36,6 +36,27 @@ def test_incoming_trace_context(headers: Dict[str, str], expected: Dict[str, str
     assert tracing.incoming(headers) == expected
 
 
+@pytest.mark.parametrize("environment, exports", [
+    pytest.param({}, False, id="no endpoint: trace context is only passed on"),
+    pytest.param({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:1"}, True, id="an endpoint"),
+    pytest.param({"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://127.0.0.1:1/v1/traces"}, True,
+                 id="an endpoint for traces alone"),
+    pytest.param({"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:1", "OTEL_SDK_DISABLED": "true"}, False,
+                 id="the SDK turned off"),
+])
+def test_spans_are_exported_only_when_an_endpoint_asks(monkeypatch: pytest.MonkeyPatch, environment: Dict[str, str],
+                                                       exports: bool) -> None:
+    for name in (*tracing.ENDPOINT_VARIABLES, "OTEL_SDK_DISABLED"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    tracer = tracing.from_env()
+    try:
+        assert (type(tracer) is not tracing.Tracer) == exports
+    finally:
+        tracer.shutdown()
+
+
 def post_with_webhook(server: Any, receiver: Receiver, headers: Dict[str, str], **inputs: Any) -> Dict[str, Any]:
     response = server.client.post("/predictions", headers=headers,
                                   json={"input": inputs, "webhook": f"{receiver.url}/webhook"})
