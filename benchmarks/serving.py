@@ -2,6 +2,7 @@
 FastAPI async endpoint on uvicorn with uvloop and httptools, on the same trivial predictor.
 
     python benchmarks/serving.py [--duration SECONDS] [--rounds N] [--start-rounds N] [--rss-predictions N]
+                                 [--baseline CHECKOUT]
 
 The servers run on loopback on this machine serving `return "hello " + text` with their default concurrency (one
 prediction at a time; the bare endpoint has no worker and no admission: it is what the HTTP stack alone can do).
@@ -20,7 +21,9 @@ burst of unrelated load on the machine falls on both; latency percentiles are th
 the server and its worker). Cog 0.23.1 is installed into its own venv under the user cache directory the first
 time (its package owns the import name `cog`, so it never goes into this project's environment), and the ceiling's
 FastAPI, uvicorn, uvloop and httptools into another (the same FastAPI and uvicorn versions as ours). Figures are
-given as ratios to coglet and to the ceiling, measured in the same run.
+given as ratios to coglet and to the ceiling, measured in the same run. With --baseline, the runtime of another
+checkout of this project (e.g. main's HEAD: `git worktree add /tmp/cog-main main`) is served the same way in the
+same rounds, and ours must keep 95% of its ok/s.
 """
 
 from __future__ import annotations
@@ -238,9 +241,9 @@ def summarize(rounds: List[List[Dict]]) -> Dict[str, float]:
     }
 
 
-def start_ours(project: str, python: Path = Path(sys.executable), name: str = "ours") -> Server:
+def start_ours(project: str, python: Path = Path(sys.executable), name: str = "ours", checkout: Path = REPO) -> Server:
     port = free_port()
-    env = dict(os.environ, COG_PREDICT="predict.py:Predictor", PYTHONPATH=str(REPO))
+    env = dict(os.environ, COG_PREDICT="predict.py:Predictor", PYTHONPATH=str(checkout))
     argv = [str(python), "-m", "cog.server.http", "--host", "127.0.0.1", "--port", str(port)]
     return Server(name, argv, env, project, port)
 
@@ -284,6 +287,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=8, help="interleaved rounds the duration is split into")
     parser.add_argument("--start-rounds", type=int, default=5, help="interleaved start-ups of each server (median)")
     parser.add_argument("--rss-predictions", type=int, default=20000)
+    parser.add_argument("--baseline", type=Path, help="another checkout of cog whose runtime to compare with")
     args = parser.parse_args()
 
     project = tempfile.mkdtemp(prefix="cog-bench-")
@@ -291,6 +295,9 @@ def main() -> int:
     Path(project, "bare.py").write_text(BARE_APP)
     ceiling = ceiling_python()
     starters = [start_ours, lambda where: start_ours(where, ceiling, "ours + uvloop"), start_coglet, start_ceiling]
+    if args.baseline:
+        baseline = args.baseline.resolve()
+        starters.append(lambda where: start_ours(where, name="baseline", checkout=baseline))
     start_times: Dict[str, List[float]] = {}
     for _ in range(args.start_rounds):
         for start in starters:
@@ -364,6 +371,11 @@ def main() -> int:
         (f"RSS {before / 2**20:.1f} MiB -> {after / 2**20:.1f} MiB over {memory['requests']} predictions: "
          f"{growth:+.1f}% < 10%", growth < 10 and memory["ok_per_s"] > 0 and memory["requests"] == args.rss_predictions),
     ]
+    if args.baseline:
+        ratios = {scenario: ours[scenario]["ok_per_s"] / figures["baseline"][scenario]["ok_per_s"]
+                  for scenario in ours}
+        checks += [(f"{scenario} ok/s {ratio:.3f} x the baseline's >= 0.95", ratio >= 0.95)
+                   for scenario, ratio in ratios.items()]
     print()
     for text, passed in checks:
         print(f"{'PASS' if passed else 'FAIL'}  {text}")

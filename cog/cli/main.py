@@ -125,7 +125,7 @@ def generate_dockerfile(
     )])[0]
     for warning in plan.warnings:
         output.warning(str(warning))
-    layout = context_layout(project.directory, project.config.file)
+    layout = context_layout(project.directory, project.config.file, project.config.tracing)
     sys.stdout.write(render_dockerfile(plan, layout))
 
 

@@ -51,6 +51,7 @@ class BuildSpec(_Strict):
     run: list[RunItem] | None = None
     pre_install: list[str] | None = None
     python_overrides: str | None = None  # a requirements-format file of versions that win over any dependency's
+    tracing: bool = False  # cog's own: the OpenTelemetry SDK in the image's server environment
     # Accepted so that existing Cog projects load; they steer Cog's own runtime and mean nothing here.
     cog_runtime: bool | None = None
     sdk_version: Version | None = None  # a PEP 440 version or specifier, checked later

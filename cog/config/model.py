@@ -70,6 +70,7 @@ class Config(_Value):
     repository: str | None = None  # today's Cog `model:`, a registry repository
     weights: tuple[Weight, ...] = ()
     concurrency: Concurrency = Concurrency()
+    tracing: bool = False  # build.tracing: the server environment gets the OpenTelemetry SDK (cog's tracing extra)
     workdir: str | None = None
     examples: str | list[dict] | None = None  # the original dialect's: a file, or [{input, output}]
     locations: dict[str, Location] = Field(
@@ -100,6 +101,8 @@ def completed_config(config: Config) -> dict:
         build["cudnn"] = config.cudnn
     if config.pre_install:
         build["pre_install"] = list(config.pre_install)
+    if config.tracing:
+        build["tracing"] = True
     completed: dict = {"build": build}
     for key in ("image", "predict", "train"):
         if getattr(config, key):

@@ -177,6 +177,7 @@ class _Normalizer:
             weights=self.weights(spec.weights),
             python_overrides=self.overrides(build.python_overrides if build else None),
             concurrency=concurrency,
+            tracing=bool(build and build.tracing),
         )
 
     def original(self, spec: OriginalYaml, data: dict) -> Config:

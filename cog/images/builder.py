@@ -100,7 +100,7 @@ def build_project(project: Project, options: BuildOptions, log: Callable[[str], 
         weights_dir = _stage_weights(project.directory, weights, work / WEIGHTS_CONTEXT) if weights else None
         layout = ContextLayout(
             wheel_name=wheel.name,
-            runtime_requirements=runtime_requirements(),
+            runtime_requirements=runtime_requirements(project.config.tracing),
             has_weights=bool(weights),
             config_file=project.config.file,
         )

@@ -68,21 +68,24 @@ def weight_files(project_dir: Path, files: list[str]) -> list[str]:
     return weights
 
 
-def runtime_requirements() -> tuple[str, ...]:
-    """The prediction server's packages: cog's `server` extra, as the installed cog declares it."""
+def runtime_requirements(tracing: bool = False) -> tuple[str, ...]:
+    """The prediction server's packages: cog's `server` extra as the installed cog declares it, and its `tracing`
+    extra (the OpenTelemetry SDK) for a config with build.tracing."""
+    extras = ("server", "tracing") if tracing else ("server",)
     requirements = []
     for requirement in metadata.requires("cog") or ():
         name, _, marker = requirement.partition(";")
-        if re.search(r"""extra\s*==\s*["']server["']""", marker):
+        extra = re.search(r"""extra\s*==\s*["']([^"']+)["']""", marker)
+        if extra and extra[1] in extras:
             requirements.append(name.strip())
-    return tuple(requirements)
+    return tuple(dict.fromkeys(requirements))
 
 
-def context_layout(project_dir: Path, config_file: str) -> ContextLayout:
+def context_layout(project_dir: Path, config_file: str, tracing: bool = False) -> ContextLayout:
     files = project_files(project_dir)
     return ContextLayout(
         wheel_name=f"cog-{__version__}-py3-none-any.whl",
-        runtime_requirements=runtime_requirements(),
+        runtime_requirements=runtime_requirements(tracing),
         has_weights=bool(weight_files(project_dir, files)),
         config_file=config_file,
     )

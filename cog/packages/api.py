@@ -17,10 +17,16 @@ from urllib.parse import quote
 from typing import Annotated, AsyncIterator, BinaryIO, Callable, Iterator, Literal
 
 from anyio import from_thread, to_thread
-from fastapi import Depends, FastAPI, Header, Path as PathParam, Request, Response
+from fastapi import Depends, FastAPI, Path as PathParam, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
-from pydantic import BaseModel
+from fastapi.routing import APIRoute
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CollectorRegistry, generate_latest
+from pydantic import BaseModel, Field
+from starlette.convertors import Convertor, register_url_convertor
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from cog._version import __version__
 from cog.images.context import WEIGHT_MIN_BYTES, WEIGHT_SUFFIXES
@@ -31,7 +37,8 @@ from cog.packages import ui
 from cog.packages.builds import BuildQueue
 from cog.packages.manifest import Manifest, UnsafePath, check_link
 from cog.packages.package import CHUNK, zip_chunks
-from cog.packages.records import ID_PREFIX, Build, MODEL_PART_RULE, Package, PackageDetail, PackageSummary, check_model_part
+from cog.packages.records import ID_PREFIX, MODEL_PART, MODEL_PART_RULE, Build, Package, PackageDetail, PackageSummary, check_model_part
+from cog.server.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE, RequestMetrics, instrument
 from cog.packages.store import BlobMismatch, BlobTooLarge, StorageUnavailable, Store, UploadDiscarded
 
 DEFAULT_MAX_BLOB_SIZE = 200 * 1024**3
@@ -101,7 +108,7 @@ class ServerState:
 
 
 class MissingRequest(BaseModel):
-    digests: list[str]
+    digests: list[Annotated[str, Field(json_schema_extra={"pattern": "^[0-9a-f]{64}$"})]]  # checked by hand, below
 
 
 class MissingAnswer(BaseModel):
@@ -112,11 +119,77 @@ class CommitRequest(BaseModel):
     manifest: Manifest
 
 
-Owner = Annotated[str, PathParam(description=f"the model's owner: {MODEL_PART_RULE}")]
-Name = Annotated[str, PathParam(description=f"the model's name: {MODEL_PART_RULE}")]
+# Owner, name and id prefix are checked by hand, for messages that say the rule; the document states the same rule.
+_MODEL_PART_SCHEMA = {"pattern": MODEL_PART.pattern, "maxLength": 64}
+Owner = Annotated[str, PathParam(description=f"the model's owner: {MODEL_PART_RULE}",
+                                 json_schema_extra=_MODEL_PART_SCHEMA)]
+Name = Annotated[str, PathParam(description=f"the model's name: {MODEL_PART_RULE}",
+                                json_schema_extra=_MODEL_PART_SCHEMA)]
+IdPrefixQuery = Annotated[str, Query(json_schema_extra={"pattern": "^[0-9a-f]{0,64}$"})]
 Digest = Annotated[str, PathParam(pattern=r"^[0-9a-f]{64}$", description="sha256, 64 lowercase hex characters")]
-IdPrefix = Annotated[str, PathParam(description="a package id, or a unique prefix of one")]
+IdPrefix = Annotated[str, PathParam(description="a package id, or a unique prefix of one",
+                                    json_schema_extra={"pattern": ID_PREFIX.pattern})]
 VariantParam = Annotated[Literal["cpu", "gpu"], PathParam()]
+
+
+class Sha256Convertor(Convertor[str]):
+    regex = "[0-9a-f]{64}"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("sha256", Sha256Convertor())
+BEARER = HTTPBearer(auto_error=False, description="the token cog server wrote at its first start, or one it issued")
+
+
+class ErrorAnswer(BaseModel):
+    """Every error: one line saying what is wrong (and, for a commit with blobs not uploaded, which)."""
+
+    detail: str
+    missing: list[str] | None = None
+
+
+ERRORS = {
+    400: "A parameter or the body is invalid; `detail` names it",
+    401: "No token, or not a valid one",
+    404: "No such package, build log or path",
+    408: "The upload took longer than the grace of unfinished uploads",
+    409: "An id prefix that fits several packages, blobs still missing (`missing`), or a build that cannot be retried",
+    413: "Larger than the server's limit",
+    503: "The storage cannot be reached",
+}
+
+
+def errors(*statuses: int) -> dict:
+    """The `responses` of a route that may answer `statuses`, besides 400 and 503 (every route may)."""
+    return {status: {"model": ErrorAnswer, "description": ERRORS[status]} for status in (400, *statuses, 503)}
+
+
+def _document_errors(app: FastAPI) -> None:
+    """Errors are JSON whatever a route answers when it succeeds (a zip, a log), and never 422: FastAPI documents
+    422 for every route with parameters, where this app answers 400."""
+    generate = app.openapi
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorAnswer"}}}
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            schema = generate()
+            for path in schema.get("paths", {}).values():
+                for operation in path.values():
+                    responses = operation.get("responses", {})
+                    responses.pop("422", None)
+                    for status, answer in responses.items():
+                        if int(status) >= 400:
+                            answer["content"] = error
+            for unused in ("HTTPValidationError", "ValidationError"):
+                schema.get("components", {}).get("schemas", {}).pop(unused, None)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def create_app(state: ServerState) -> FastAPI:
@@ -125,12 +198,13 @@ def create_app(state: ServerState) -> FastAPI:
         description="Content-addressed packages of models, their blobs, and the Docker images built from them.",
     )
     store = state.store
+    registry = CollectorRegistry(auto_describe=True)
+    app.add_middleware(instrument, metrics=RequestMetrics(registry))
 
-    def require_token(authorization: Annotated[str | None, Header()] = None) -> None:
-        scheme, _, token = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not token:
+    def require_token(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]) -> None:
+        if credentials is None:
             raise ApiError(401, "this request needs a token (Authorization: Bearer TOKEN); log in with cog login SERVER_URL")
-        if not store.token_valid(token.strip()):
+        if not store.token_valid(credentials.credentials.strip()):
             raise ApiError(401, "the token is not valid on this server")
 
     def model_of(owner: str, name: str) -> str:
@@ -166,6 +240,15 @@ def create_app(state: ServerState) -> FastAPI:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return JSONResponse({"detail": exc.detail, **exc.extra}, status_code=exc.status, headers=headers)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:  # Starlette's Allow names one route's methods; a path may have several routes
+            headers["Allow"] = ", ".join(sorted({
+                method for route in request.app.router.routes if isinstance(route, APIRoute)
+                and route.matches(request.scope)[0] != Match.NONE for method in route.methods}))
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+
     @app.exception_handler(StorageUnavailable)
     async def storage_unavailable(request: Request, exc: StorageUnavailable) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=503)
@@ -177,17 +260,23 @@ def create_app(state: ServerState) -> FastAPI:
         where = ".".join(str(part) for part in first["loc"] if part != "body")
         return JSONResponse({"detail": f"{where}: {first['msg']}"}, status_code=400)
 
-    @app.get("/v1/health")
+    @app.get("/v1/health", responses=errors())
     def health() -> dict:
         store.check()
         return {"status": "ok", "version": __version__, "builds": state.builds is not None}
 
-    @app.get("/v1/auth", dependencies=[Depends(require_token)])
+    @app.get("/metrics", response_class=PlainTextResponse,
+             responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
+    def metrics() -> Response:
+        """Prometheus text: requests by route template, method and status code (cog_http_requests_total, ...)."""
+        return Response(generate_latest(registry), headers={"Content-Type": METRICS_CONTENT_TYPE})
+
+    @app.get("/v1/auth", dependencies=[Depends(require_token)], responses=errors(401))
     def check_token() -> dict:
         """200 when the bearer token is valid: what `cog login` asks before it stores a token."""
         return {"status": "ok"}
 
-    @app.post("/v1/blobs/missing", dependencies=[Depends(require_token)])
+    @app.post("/v1/blobs/missing", dependencies=[Depends(require_token)], responses=errors(401))
     def missing_blobs(request: MissingRequest) -> MissingAnswer:
         """Which of these blobs the store lacks: the client uploads only those."""
         for digest in request.digests:
@@ -195,11 +284,13 @@ def create_app(state: ServerState) -> FastAPI:
                 raise ApiError(400, f"digests: {digest[:70]!r} is not a sha256 hex digest")
         return MissingAnswer(missing=store.missing_blobs(dict.fromkeys(request.digests)))
 
-    @app.put("/v1/blobs/{digest}", dependencies=[Depends(require_token)], status_code=201)
-    async def upload_blob(digest: Digest, request: Request, response: Response,
-                          content_length: Annotated[int | None, Header()] = None) -> dict:
+    # {digest:sha256}: a path that is no digest (PUT /v1/blobs/missing) is not this route's, so it answers 405 or 404.
+    @app.put("/v1/blobs/{digest:sha256}", dependencies=[Depends(require_token)], status_code=201,
+             responses={200: {"description": "The store had the blob already"}, **errors(401, 404, 408, 413)})
+    async def upload_blob(digest: Digest, request: Request, response: Response) -> dict:
         """The blob's bytes as the body, streamed to the store; the sha256 is checked before it is published."""
-        if content_length is not None and content_length > state.max_blob_size:
+        content_length = request.headers.get("content-length", "")  # read here: a parameter would be documented
+        if content_length.isdigit() and int(content_length) > state.max_blob_size:
             raise ApiError(413, f"content-length: {content_length} bytes is over this server's limit of {state.max_blob_size}")
         body = request.stream()
 
@@ -227,7 +318,8 @@ def create_app(state: ServerState) -> FastAPI:
             response.status_code = 200
         return {"sha256": digest, "created": created}
 
-    @app.post("/v1/models/{owner}/{name}/packages", dependencies=[Depends(require_token)], status_code=201)
+    @app.post("/v1/models/{owner}/{name}/packages", dependencies=[Depends(require_token)], status_code=201,
+              responses={200: {"description": "The package was committed before"}, **errors(401, 409)})
     def commit_package(owner: Owner, name: Name, request: CommitRequest, response: Response) -> PackageDetail:
         """Commit a package whose blobs are all uploaded; queue its builds. 409 with `missing` if some are not."""
         model = model_of(owner, name)
@@ -248,23 +340,24 @@ def create_app(state: ServerState) -> FastAPI:
                 state.builds.queue(model, package.id, package.variants)
         return detail(package)
 
-    @app.get("/v1/packages")
-    def all_packages(prefix: str = "") -> list[PackageSummary]:
+    @app.get("/v1/packages", responses=errors())
+    def all_packages(prefix: IdPrefixQuery = "") -> list[PackageSummary]:
         """Packages of every model whose id starts with `prefix`, newest first."""
         if prefix and not ID_PREFIX.match(prefix):
             raise ApiError(400, f"prefix: {prefix[:70]!r} is not the start of a sha256 hex digest")
         return [summary(package) for package in store.list_packages() if package.id.startswith(prefix)]
 
-    @app.get("/v1/models/{owner}/{name}/packages")
+    @app.get("/v1/models/{owner}/{name}/packages", responses=errors())
     def list_packages(owner: Owner, name: Name) -> list[PackageSummary]:
         """The model's packages, newest first."""
         return [summary(package) for package in store.list_packages(model_of(owner, name))]
 
-    @app.get("/v1/models/{owner}/{name}/packages/{package_id}")
+    @app.get("/v1/models/{owner}/{name}/packages/{package_id}", responses=errors(404, 409))
     def show_package(owner: Owner, name: Name, package_id: IdPrefix) -> PackageDetail:
         return detail(package_of(model_of(owner, name), package_id))
 
-    @app.get("/v1/models/{owner}/{name}/packages/{package_id}/zip", response_class=StreamingResponse)
+    @app.get("/v1/models/{owner}/{name}/packages/{package_id}/zip", response_class=StreamingResponse,
+             responses={200: {"content": {"application/zip": {}}}, **errors(404, 409)})
     def download_package(owner: Owner, name: Name, package_id: IdPrefix) -> StreamingResponse:
         """The package as a zip, streamed; the same package always gives the same bytes (`cog package -o`'s)."""
         package = package_of(model_of(owner, name), package_id)
@@ -274,7 +367,8 @@ def create_app(state: ServerState) -> FastAPI:
             headers={"Content-Disposition": f'attachment; filename="{filename}"', "X-Cog-Package-Id": package.id},
         )
 
-    @app.delete("/v1/models/{owner}/{name}/packages/{package_id}", dependencies=[Depends(require_token)], status_code=204)
+    @app.delete("/v1/models/{owner}/{name}/packages/{package_id}", dependencies=[Depends(require_token)], status_code=204,
+                responses=errors(401, 404))
     def delete_package(owner: Owner, name: Name, package_id: Digest) -> Response:
         """Delete a package (its full id) and its build records; then collect blobs nothing references any more."""
         model = model_of(owner, name)
@@ -285,7 +379,7 @@ def create_app(state: ServerState) -> FastAPI:
             store.collect_garbage(state.gc_grace)
         return Response(status_code=204)
 
-    @app.get("/v1/models/{owner}/{name}/packages/{package_id}/files/{path:path}")
+    @app.get("/v1/models/{owner}/{name}/packages/{package_id}/files/{path:path}", responses=errors(404, 409))
     def package_file(owner: Owner, name: Name, package_id: IdPrefix, path: str) -> StreamingResponse:
         """One file of the package, streamed: as an attachment, never rendered by a browser as a page."""
         package = package_of(model_of(owner, name), package_id)
@@ -298,7 +392,8 @@ def create_app(state: ServerState) -> FastAPI:
                      "Content-Security-Policy": "sandbox", "Content-Disposition": f"attachment; filename*=UTF-8''{quote(Path(path).name)}"},
         )
 
-    @app.get("/v1/models/{owner}/{name}/packages/{package_id}/builds/{variant}/log", response_class=PlainTextResponse)
+    @app.get("/v1/models/{owner}/{name}/packages/{package_id}/builds/{variant}/log", response_class=PlainTextResponse,
+             responses=errors(404, 409))
     def build_log(owner: Owner, name: Name, package_id: IdPrefix, variant: VariantParam,
                   follow: bool = False) -> Response:
         """The build's log. With ?follow=true, streamed: what there is, then what the build writes while it
@@ -336,7 +431,7 @@ def create_app(state: ServerState) -> FastAPI:
         return next((build for build in store.load_builds(model, package_id) if build.variant == variant), None)
 
     @app.post("/v1/models/{owner}/{name}/packages/{package_id}/builds/{variant}/retry",
-              dependencies=[Depends(require_token)], status_code=202)
+              dependencies=[Depends(require_token)], status_code=202, responses=errors(401, 404, 409))
     def retry_build(owner: Owner, name: Name, package_id: IdPrefix, variant: VariantParam) -> PackageDetail:
         """Build a failed variant again."""
         package = package_of(model_of(owner, name), package_id)
@@ -348,6 +443,7 @@ def create_app(state: ServerState) -> FastAPI:
             raise ApiError(409, f"the {variant} build of {package.id[:12]} has not failed; only a failed build is retried")
         return detail(package)
 
+    _document_errors(app)
     app.router.routes.extend(ui.ROUTES)  # the web UI at /, over the routes above
     return app
 

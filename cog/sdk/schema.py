@@ -17,6 +17,7 @@ from cog.sdk.signature import (
 
 STATUSES = ["starting", "processing", "succeeded", "canceled", "failed"]
 WEBHOOK_EVENTS = ["start", "output", "logs", "completed"]
+JOB_ID_PATTERN = "^[^/]+$"  # a job's id is one path segment of its URL
 
 
 def _title(name: str) -> str:
@@ -51,7 +52,7 @@ def _input_property(f: InputField, enums: Dict[str, Any]) -> Dict[str, Any]:
         prop.update({"type": "array", "items": item})
     else:
         prop.update(item)
-    if f.nullable:
+    if f.accepts_null:
         prop["nullable"] = True
     if f.description is not None:
         prop["description"] = f.description
@@ -70,6 +71,7 @@ def input_schema(signature: Signature, title: str, enums: Dict[str, Any]) -> Dic
         "title": title,
         "type": "object",
         "properties": {f.name: _input_property(f, enums) for f in signature.inputs},
+        "additionalProperties": False,  # an input the model does not take is refused (422), not ignored
     }
     required = [f.name for f in signature.inputs if f.required]
     if required:
@@ -111,51 +113,72 @@ def _json_response(schema: Dict[str, Any], description: str = "Successful Respon
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
-def _job_schemas(noun: str, input_name: str, output_name: str) -> Dict[str, Dict[str, Any]]:
-    """PredictionRequest/PredictionResponse (or the Training twins)."""
-    request = {
+def _job_schemas(noun: str, input_name: str, output_name: str, input_required: bool) -> Dict[str, Dict[str, Any]]:
+    """PredictionRequest/PredictionResponse (or the Training twins); `input` is required when some input is.
+    Every field but `input` may be null, which means the same as leaving it out."""
+    timestamp = {"type": "string", "format": "date-time"}
+    request: Dict[str, Any] = {
         "title": f"{noun}Request",
         "type": "object",
         "properties": {
-            "id": {"title": "Id", "type": "string"},
-            "created_at": {"title": "Created At", "type": "string", "format": "date-time"},
+            "id": {"title": "Id", "type": "string", "pattern": "^[^/]*$", "nullable": True},
+            "created_at": {"title": "Created At", **timestamp, "nullable": True},
             "input": _ref(input_name),
-            "webhook": {"title": "Webhook", "type": "string", "format": "uri", "minLength": 1, "maxLength": 65536},
-            "webhook_events_filter": {"type": "array", "items": _ref("WebhookEvent"), "default": WEBHOOK_EVENTS},
-            "output_file_prefix": {"title": "Output File Prefix", "type": "string"},
-            "context": {"title": "Context", "type": "object", "additionalProperties": {"type": "string"}},
+            "webhook": {"title": "Webhook", "type": "string", "format": "uri", "pattern": "^https?://",
+                        "minLength": 1, "maxLength": 65536, "nullable": True},
+            "webhook_events_filter": {"type": "array", "items": _ref("WebhookEvent"), "default": WEBHOOK_EVENTS,
+                                      "nullable": True},
+            "output_file_prefix": {"title": "Output File Prefix", "type": "string", "nullable": True},
+            # Numbers are taken as their text, as Cog's pydantic takes them.
+            "context": {"title": "Context", "type": "object", "nullable": True,
+                        "additionalProperties": {"anyOf": [{"type": "string"}, {"type": "number"}]}},
         },
     }
-    timestamp = {"type": "string", "format": "date-time"}
+    if input_required:
+        request["required"] = ["input"]
     response = {
         "title": f"{noun}Response",
         "type": "object",
         "properties": {
             "id": {"title": "Id", "type": "string"},
             "created_at": {"title": "Created At", **timestamp},
-            "started_at": {"title": "Started At", **timestamp},
-            "completed_at": {"title": "Completed At", **timestamp},
+            "started_at": {"title": "Started At", **timestamp, "nullable": True},
+            "completed_at": {"title": "Completed At", **timestamp, "nullable": True},
             "status": _ref("Status"),
-            "input": _ref(input_name),
-            "output": _ref(output_name),
+            # The input as it was sent, not the input schema: a Secret is writeOnly there, and masked here.
+            "input": {"title": "Input", "type": "object"},
+            "output": {"allOf": [_ref(output_name)], "nullable": True},
             "logs": {"title": "Logs", "type": "string", "default": ""},
-            "error": {"title": "Error", "type": "string"},
+            "error": {"title": "Error", "type": "string", "nullable": True},
             "metrics": {"title": "Metrics", "type": "object"},
         },
     }
     return {f"{noun}Request": request, f"{noun}Response": response}
 
 
-def _job_paths(collection: str, noun: str) -> Dict[str, Any]:
-    body = {"content": {"application/json": {"schema": _ref(f"{noun}Request")}}}
+def _error(description: str, **headers: str) -> Dict[str, Any]:
+    """An error answer: {"detail": "one line"}, with `headers` (name: description) declared."""
+    response = _json_response(_ref("Error"), description)
+    if headers:
+        response["headers"] = {name: {"description": text, "schema": {"type": "integer"}}
+                               for name, text in headers.items()}
+    return response
+
+
+def _job_paths(collection: str, noun: str, input_required: bool) -> Dict[str, Any]:
+    body = {"content": {"application/json": {"schema": _ref(f"{noun}Request")}}, "required": input_required}
     responses = {
         "200": _json_response(_ref(f"{noun}Response")),
         "202": _json_response(_ref(f"{noun}Response"), "Accepted: the job runs in the background"),
+        "409": _error("The queue is full (retry after Retry-After seconds), or a job with this id is in flight",
+                      **{"Retry-After": "seconds to wait, when the queue is full"}),
+        "413": _error("The request body is larger than the server's limit"),
         "422": _json_response(_ref("HTTPValidationError"), "Validation Error"),
+        "503": _error("Setup failed or the model's process is gone: the model cannot run jobs"),
     }
     prefer = {"name": "prefer", "in": "header", "required": False, "schema": {"title": "Prefer", "type": "string"}}
     job_id = {"name": f"{noun.lower()}_id", "in": "path", "required": True,
-              "schema": {"title": f"{noun} ID", "type": "string"}}
+              "schema": {"title": f"{noun} ID", "type": "string", "pattern": JOB_ID_PATTERN}}
     return {
         f"/{collection}": {"post": {
             "summary": noun, "operationId": f"{collection}_post", "parameters": [prefer],
@@ -171,7 +194,7 @@ def _job_paths(collection: str, noun: str) -> Dict[str, Any]:
         }},
         f"/{collection}/{{{noun.lower()}_id}}/cancel": {"post": {
             "summary": f"Cancel {noun}", "operationId": f"{collection}_cancel_post", "parameters": [job_id],
-            "responses": {"200": _json_response({}), "404": _json_response({}, "Not Found")},
+            "responses": {"200": _json_response({}), "404": _error(f"No {noun.lower()} with this id is in flight")},
         }},
     }
 
@@ -188,7 +211,7 @@ def openapi_schema(predict: Signature, train: Optional[Signature] = None) -> Dic
     schemas: Dict[str, Any] = {
         "Input": input_schema(predict, "Input", enums),
         "Output": output_schema(predict.output),
-        **_job_schemas("Prediction", "Input", "Output"),
+        **_job_schemas("Prediction", "Input", "Output", predict.requires_input),
         "Status": {"title": "Status", "description": "An enumeration.", "type": "string", "enum": STATUSES},
         "WebhookEvent": {"title": "WebhookEvent", "description": "An enumeration.", "type": "string",
                          "enum": WEBHOOK_EVENTS},
@@ -200,6 +223,10 @@ def openapi_schema(predict: Signature, train: Optional[Signature] = None) -> Dic
                 "msg": {"title": "Message", "type": "string"},
                 "type": {"title": "Error Type", "type": "string"},
             },
+        },
+        "Error": {
+            "title": "Error", "type": "object", "required": ["detail"],
+            "properties": {"detail": {"title": "Detail", "type": "string"}},
         },
         "HTTPValidationError": {
             "title": "HTTPValidationError", "type": "object",
@@ -214,13 +241,13 @@ def openapi_schema(predict: Signature, train: Optional[Signature] = None) -> Dic
                                "responses": {"200": _json_response({})}}},
         "/livez": _probe_path("Liveness", "livez_get", "DEFUNCT: the worker is not restarted again"),
         "/readyz": _probe_path("Readiness", "readyz_get", "Not ready: setting up, failed, unhealthy or draining"),
-        **_job_paths("predictions", "Prediction"),
+        **_job_paths("predictions", "Prediction", predict.requires_input),
     }
     if train is not None:
         schemas["TrainingInput"] = input_schema(train, "TrainingInput", enums)
         schemas["TrainingOutput"] = output_schema(train.output, "TrainingOutput")
-        schemas.update(_job_schemas("Training", "TrainingInput", "TrainingOutput"))
-        paths.update(_job_paths("trainings", "Training"))
+        schemas.update(_job_schemas("Training", "TrainingInput", "TrainingOutput", train.requires_input))
+        paths.update(_job_paths("trainings", "Training", train.requires_input))
     schemas.update(enums)
     return {
         "openapi": "3.0.2",

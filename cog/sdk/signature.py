@@ -85,6 +85,12 @@ class _Input:
 class InputField(Constraints, _Input):
     """One input of a signature: its kind and default, with what Input(...) declared (choices from a Literal)."""
 
+    @property
+    def accepts_null(self) -> bool:
+        """null is a value of it: its type is Optional, or its default is None (`x: str = None`, as in Cog).
+        An input with another default refuses null rather than passing None to a model that never expects it."""
+        return self.nullable or (not self.required and self.default is None)
+
 
 @dataclass
 class OutputType:
@@ -102,6 +108,11 @@ class OutputType:
 class Signature:
     inputs: List[InputField]
     output: OutputType
+
+    @property
+    def requires_input(self) -> bool:
+        """A request must carry `input`: some input has no default."""
+        return any(f.required for f in self.inputs)
 
     def to_json(self) -> Dict[str, Any]:
         return asdict(self)
@@ -417,12 +428,13 @@ def _model_field_required(cls: type, name: str) -> bool:
 def coerce(f: InputField, value: Any) -> Any:
     """Return `value` checked (and, for ints given as 3.0, normalized) against the field, or raise InputError."""
     if value is None:
-        if f.nullable or not f.required:
+        if f.accepts_null:
             return None
         raise InputError(f.name, f"input {f.name!r} must not be null")
     if f.array:
-        items = value if isinstance(value, list) else [value]
-        return [_coerce_one(f, item) for item in items]
+        if not isinstance(value, list):  # as Cog's pydantic refuses it; `cog predict -i` makes the list itself
+            raise InputError(f.name, f"input {f.name!r} must be a list, got {_json_name(value)}")
+        return [_coerce_one(f, item) for item in value]
     return _coerce_one(f, value)
 
 

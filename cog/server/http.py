@@ -58,8 +58,10 @@ import json
 import logging
 import os
 import platform
+import re
 import sys
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Sequence, Union
 
 # An image's server environment; `python` there is the model's, which has cog's SDK but not the server's packages.
@@ -80,8 +82,9 @@ except ImportError:
 from cog._version import __version__
 from cog.sdk.protocol import Health, Kind, Status
 from cog.sdk.signature import InputError
-from cog.server import logs, platforms, probes
+from cog.server import logs, platforms, probes, tracing
 from cog.server.drain import CANCEL_WAIT, DrainingServer
+from cog.server.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE, Metrics, instrument
 from cog.server.playground import PLAYGROUND_PATH, ROUTES as PLAYGROUND_ROUTES
 from cog.server.process import WorkerProcess
 from cog.server.project import ProjectError
@@ -108,16 +111,41 @@ def _parse_request(body: bytes) -> Dict[str, Any]:
     for name in ("id", "webhook", "output_file_prefix", "created_at"):
         if payload.get(name) is not None and not isinstance(payload[name], str):
             raise RequestError(422, f"{name} must be a string", ["body", name])
+    if "/" in (payload.get("id") or ""):
+        raise RequestError(422, "id must not contain '/': it is a segment of the job's URLs", ["body", "id"])
+    if payload.get("created_at") is not None and not _is_timestamp(payload["created_at"]):
+        raise RequestError(422, "created_at must be an RFC 3339 date-time, such as 2026-01-31T12:00:00Z",
+                           ["body", "created_at"])
     webhook = payload.get("webhook")
-    if webhook is not None and not webhook.startswith(("http://", "https://")):
+    if webhook is not None and not HTTP_URL.fullmatch(webhook):
         raise RequestError(422, "webhook must be an http(s) URL", ["body", "webhook"])
     events = payload.get("webhook_events_filter")
-    if events is not None and (not isinstance(events, list) or not set(events) <= set(EVENTS)):
+    if events is not None and (not isinstance(events, list) or not all(event in EVENTS for event in events)):
         raise RequestError(422, f"webhook_events_filter must be a list of {', '.join(EVENTS)}",
                            ["body", "webhook_events_filter"])
     if payload.get("context") is not None:
         payload["context"] = _context(payload["context"])
     return payload
+
+
+# An absolute http(s) URI (RFC 3986): a host, then only the characters a URI may hold, escapes well formed.
+HTTP_URL = re.compile(r"https?://[A-Za-z0-9\-._~!$&'()*+,;=:@\[\]]+"
+                      r"(?:[/?#](?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?#\[\]]|%[0-9A-Fa-f]{2})*)?")
+TIMESTAMP = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]+)?"
+                       r"(?:[Zz]|[+-]([0-9]{2}):([0-9]{2}))")
+
+
+def _is_timestamp(text: str) -> bool:
+    """An RFC 3339 date-time (what the schema's `format: date-time` means): 2026-01-31T12:00:00.5+01:00."""
+    match = TIMESTAMP.fullmatch(text)
+    if match is None:
+        return False
+    year, month, day, hour, minute, second = (int(part) for part in match.groups()[:6])
+    try:
+        datetime(year, month, day, hour, minute, min(second, 59))  # 60: a leap second
+    except ValueError:
+        return False
+    return second <= 60 and (match[8] is None or (int(match[8]) < 24 and int(match[9]) < 60))
 
 
 def _context(context: Any) -> Dict[str, str]:
@@ -144,7 +172,7 @@ def create_app(settings: Settings, request_shutdown: Optional[Callable[[], None]
     """The app; `worker` makes the runtime's worker (see cog.server.runner.WorkerTransport)."""
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime = Runtime(settings, worker)
+        runtime = Runtime(settings, worker, runtime_metrics)
         app.state.runtime = runtime
         runtime.start()
         yield
@@ -153,6 +181,8 @@ def create_app(settings: Settings, request_shutdown: Optional[Callable[[], None]
     app = FastAPI(title="Cog", version=__version__, lifespan=lifespan,
                   exception_handlers={RequestError: _error_response},
                   openapi_url=None, docs_url=None, redoc_url=None)  # /openapi.json is the model's, below
+    runtime_metrics = Metrics()  # made before the runtime, which the lifespan starts, so that every request is counted
+    app.add_middleware(instrument, metrics=runtime_metrics)
 
     def runtime_of(request: Request) -> Runtime:
         return request.app.state.runtime  # type: ignore[no-any-return]
@@ -201,8 +231,8 @@ def create_app(settings: Settings, request_shutdown: Optional[Callable[[], None]
 
     async def metrics(request: Request) -> Response:
         runtime = runtime_of(request)
-        text = runtime.metrics.render(runtime.waiting, settings.max_concurrency)
-        return Response(text, media_type="text/plain; version=0.0.4")
+        text = runtime.metrics.render(runtime.waiting, settings.max_concurrency, runtime.busy)
+        return Response(text, headers={"Content-Type": METRICS_CONTENT_TYPE})
 
     async def shutdown(request: Request) -> Response:
         if request_shutdown is not None:
@@ -210,23 +240,24 @@ def create_app(settings: Settings, request_shutdown: Optional[Callable[[], None]
         return _json({})
 
     async def create(request: Request, collection: str, job_id: Optional[str]) -> Response:
-        """Parse the request, rejoin the job it retries or wait for setup, validate its input, admit it, answer."""
+        """Parse the request, wait for setup, validate its input, rejoin the job it retries or admit it, answer."""
         runtime = runtime_of(request)
         payload = _parse_request(await _read_body(request, settings.max_body_bytes))
-        if job_id is not None:
-            if payload.get("id") not in (None, job_id):
-                raise RequestError(422, "the id in the body differs from the id in the URL", ["body", "id"])
-            existing = runtime.jobs.get(job_id)
-            if existing is not None:  # a retry of a job in flight: answer about that job
-                return await _respond(request, runtime, existing, None)
-        else:
-            job_id = payload.get("id")
-        _refuse_while_draining(runtime)
+        retry = job_id is not None
+        if retry and payload.get("id") not in (None, job_id):
+            raise RequestError(422, "the id in the body differs from the id in the URL", ["body", "id"])
+        job_id = job_id or payload.get("id")
         await _until_set_up(runtime)
         kind = JOB_KINDS[collection]
+        # A retry is a whole request too: checked like the first one, so that a bad one never looks accepted.
         arguments = _validate(runtime, kind, payload)
+        existing = runtime.jobs.get(job_id) if retry else None
+        if existing is not None:  # a retry of a job in flight: answer about that job
+            return await _respond(request, runtime, existing, None)
+        _refuse_while_draining(runtime)
         _admit(runtime, job_id)
-        return await _respond(request, runtime, runtime.new_job(kind, job_id, payload), arguments)
+        job = runtime.new_job(kind, job_id, payload, tracing.incoming(request.headers))
+        return await _respond(request, runtime, job, arguments)
 
     async def predict_each(request: Request, inputs: Sequence[Any],
                            where: Sequence[List[Union[str, int]]]) -> List[Job]:
@@ -246,7 +277,8 @@ def create_app(settings: Settings, request_shutdown: Optional[Callable[[], None]
                 raise RequestError(422, exc.message, [*map(str, loc), exc.loc[-1] if exc.loc else ""]) from None
         if runtime.at_capacity(len(checked)):  # all or none: no instance runs when another is refused
             raise _queue_full()
-        jobs = [(runtime.new_job(Kind.PREDICT, None, {"input": given}), arguments) for given, arguments in checked]
+        trace = tracing.incoming(request.headers)
+        jobs = [(runtime.new_job(Kind.PREDICT, None, {"input": given}, trace), arguments) for given, arguments in checked]
         await asyncio.gather(*(runtime.run(job, arguments) for job, arguments in jobs))
         return [job for job, _ in jobs]
 
@@ -280,8 +312,7 @@ def create_app(settings: Settings, request_shutdown: Optional[Callable[[], None]
         if runtime.at_capacity():
             raise _queue_full()
         if job_id is not None and job_id in runtime.jobs:
-            raise RequestError(409, f"a prediction with id {job_id!r} is already running; use PUT to rejoin it",
-                               ["body", "id"])
+            raise RequestError(409, f"a prediction with id {job_id!r} is already running; use PUT to rejoin it")
 
     async def _respond(request: Request, runtime: Runtime, job: Job, arguments: Optional[Dict[str, Any]]) -> Response:
         """Start the job (unless `arguments` is None: it runs already) and answer as the client asked."""
@@ -302,7 +333,7 @@ def create_app(settings: Settings, request_shutdown: Optional[Callable[[], None]
             # client hangs up): one scheduling hop less on the hot path.
             await runtime.run(job, arguments)
         else:
-            await job.done.wait()
+            await job.finished.wait()
         return _json(job.to_json(), 202 if respond_async else 200)
 
     async def _stream(job: Job, events: "asyncio.Queue[Any]") -> AsyncIterator[str]:

@@ -16,6 +16,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -40,6 +41,7 @@ from cog.sdk.protocol import (
     Status,
 )
 from cog.sdk.signature import FILE, PATH, Signature
+from cog.server import tracing
 from cog.server.files import FileInputError, download_inputs, resolve_outputs
 from cog.server.metrics import Metrics
 from cog.server.process import WorkerProcess
@@ -169,11 +171,13 @@ class Job:
         self.output_file_prefix: Optional[str] = request.get("output_file_prefix")
         self.webhook: Optional[WebhookSender] = None
         self.events: "asyncio.Queue[JobEvent]" = asyncio.Queue()  # worker messages for this job
-        self.done = asyncio.Event()
+        self.finished = asyncio.Event()  # set in a terminal state
+        self.done = asyncio.Event()  # set once its webhooks are sent too
         self.listeners: List["asyncio.Queue[Any]"] = []  # server-sent-event streams
         self.cancel_requested = False
         self.in_worker = False
         self.uploaded_names: Set[str] = set()  # file names this job has put at the upload URL
+        self.span = tracing.Span({})  # its trace: the caller's context, or an exported span (Runtime.new_job)
 
     def to_json(self) -> Dict[str, Any]:
         return {
@@ -230,7 +234,8 @@ WorkerFactory = Callable[[Settings, Callable[[Event], None], Callable[[str], Non
 class Runtime:
     """Health, slots and queue, the jobs in flight, and the worker they run in."""
 
-    def __init__(self, settings: Settings, worker: WorkerFactory = WorkerProcess) -> None:
+    def __init__(self, settings: Settings, worker: WorkerFactory = WorkerProcess,
+                 metrics: Optional[Metrics] = None) -> None:
         self.settings = settings
         self._new_worker = worker
         self.status = Health.STARTING
@@ -240,7 +245,8 @@ class Runtime:
         self.train_signature: Optional[Signature] = None
         self.schema: Dict[str, Any] = {}
         self.jobs: Dict[str, Job] = {}
-        self.metrics = Metrics()
+        self.metrics = metrics or Metrics()
+        self.tracer = tracing.from_env()
         self.worker: Optional[WorkerTransport] = None
         self._slots = asyncio.Semaphore(settings.max_concurrency)
         self.busy = 0
@@ -267,6 +273,8 @@ class Runtime:
         self.status = Health.STARTING
         self._ready.clear()
         self.setup = {"started_at": now_iso(), "completed_at": None, "status": Status.STARTING, "logs": ""}
+        self._setup_started = time.monotonic()
+        setup_span = self.tracer.start("setup", {})
         self.setup_logs = []
         worker = self._new_worker(self.settings, self._on_message, self._on_raw_output)
         self.worker = worker
@@ -290,6 +298,7 @@ class Runtime:
             worker.kill()
             self.setup_logs.append(f"{exc}\n")
             self._finish_setup(Status.FAILED)
+            setup_span.end(error=str(exc))
             self.status = Health.SETUP_FAILED if self._crashes_in_a_row == 0 else Health.DEFUNCT
             self._ready.set()  # wake the queue: waiting jobs fail now instead of hanging
             log.error("setup failed: %s", exc)
@@ -307,6 +316,7 @@ class Runtime:
             for kind, signature in ((Kind.PREDICT, self.signature), (Kind.TRAIN, self.train_signature))
         }
         self._finish_setup(Status.SUCCEEDED)
+        setup_span.end()
         gc.freeze()  # what exists now lives as long as the server: keep it out of every collection's scan
         self.status = Health.READY
         self.healthcheck_error = None
@@ -327,6 +337,7 @@ class Runtime:
 
     def _finish_setup(self, status: Status) -> None:
         self.setup.update(completed_at=now_iso(), status=status, logs="".join(self.setup_logs))
+        self.metrics.setup_finished(time.monotonic() - self._setup_started)
 
     async def _check_health(self, worker: WorkerTransport) -> None:
         """Call the predictor's healthcheck() every `healthcheck_interval` seconds while the worker lives and no
@@ -375,6 +386,7 @@ class Runtime:
             return
         log.error("%s; restarting it", reason)
         self.worker_restarts += 1
+        self.metrics.worker_restarted()
         await self._start_worker()
 
     async def shutdown(self) -> None:
@@ -391,6 +403,7 @@ class Runtime:
         if self.worker is not None:
             await self.worker.stop()
         await self.client.aclose()
+        self.tracer.shutdown()
 
     def spawn(self, coroutine: Any) -> "asyncio.Task[Any]":
         task = asyncio.ensure_future(coroutine)
@@ -463,12 +476,18 @@ class Runtime:
         finally:
             self.waiting -= 1
 
-    def new_job(self, kind: Kind, job_id: Optional[str], request: Dict[str, Any]) -> Job:
+    def new_job(self, kind: Kind, job_id: Optional[str], request: Dict[str, Any],
+                trace: Optional[Dict[str, str]] = None) -> Job:
+        """A job for `request`; `trace` is the request's W3C trace context (cog.server.tracing.incoming)."""
         job = Job(kind, job_id, request)
+        self.metrics.job_requested()
+        job.span = self.tracer.start("training" if kind == Kind.TRAIN else "prediction", trace or {}, server=True,
+                                     job_id=job.id)
         webhook = request.get("webhook")
         if webhook:
             events = frozenset(request.get("webhook_events_filter") or EVENTS)
-            job.webhook = WebhookSender(webhook, events, job.to_json, self.client, self.settings.webhook_auth_token)
+            job.webhook = WebhookSender(webhook, events, job.to_json, self.client, self.settings.webhook_auth_token,
+                                        span=job.span)
         self.jobs[job.id] = job
         return job
 
@@ -481,8 +500,9 @@ class Runtime:
             if directory is not None:
                 signature = self.signature if job.kind == Kind.PREDICT else self.train_signature
                 assert signature is not None
-                await download_inputs(arguments, signature, directory, self.client,
-                                      self.settings.max_input_file_bytes)
+                with job.span.child("download inputs"):
+                    await download_inputs(arguments, signature, directory, self.client,
+                                          self.settings.max_input_file_bytes)
             self.waiting += 1
             try:
                 await self._slots.acquire()
@@ -562,7 +582,8 @@ class Runtime:
     async def _on_output(self, job: Job, message: OutputEvent, upload_url: Optional[str]) -> None:
         value = message["value"]
         if message["files"]:
-            value = await resolve_outputs(value, upload_url, self.client, job.uploaded_names)
+            with job.span.child("upload output"):
+                value = await resolve_outputs(value, upload_url, self.client, job.uploaded_names)
         if job.output is None:
             job.output = []
         job.emit("output", {"chunk": value, "index": len(job.output)})
@@ -574,7 +595,8 @@ class Runtime:
         output = message["output"]
         if message.get("files"):
             try:
-                output = await resolve_outputs(output, upload_url, self.client, job.uploaded_names)
+                with job.span.child("upload output"):
+                    output = await resolve_outputs(output, upload_url, self.client, job.uploaded_names)
             except (httpx.HTTPError, OSError) as exc:
                 self._finish(job, Status.FAILED, error=f"could not return an output file: {exc}")
                 return
@@ -594,7 +616,9 @@ class Runtime:
         job.status = status
         job.error = error
         job.completed_at = now_iso()
+        job.finished.set()
         self.metrics.finished(status, job.metrics.get("predict_time"), was_started=job.started_at is not None)
+        job.span.end(error=error if status == Status.FAILED else None, status=status)
         if job.listeners:
             job.emit("completed", job.to_json())
 

@@ -9,6 +9,8 @@ from typing import Any, Callable, Dict, FrozenSet, Optional
 
 import httpx
 
+from cog.server import tracing
+
 log = logging.getLogger("cog.server")
 
 EVENTS = ("start", "output", "logs", "completed")
@@ -26,6 +28,7 @@ class WebhookSender:
         client: httpx.AsyncClient,
         auth_token: Optional[str],
         retry_delays: "tuple[float, ...]" = RETRY_DELAYS,
+        span: Optional[tracing.Span] = None,
     ) -> None:
         self._url = url
         self._events = events
@@ -33,6 +36,7 @@ class WebhookSender:
         self._client = client
         self._headers = {"Authorization": f"Bearer {auth_token}"} if auth_token else {}
         self._retry_delays = retry_delays
+        self._span = span or tracing.Span({})  # the job's: each delivery is a child, and says so in its headers
         self._lock = asyncio.Lock()  # one request at a time, so the receiver sees states in order
         self._last_sent = 0.0
         self._scheduled: Optional[asyncio.TimerHandle] = None
@@ -71,7 +75,7 @@ class WebhookSender:
             body = self._snapshot()
             for delay in self._retry_delays + (None,):
                 try:
-                    response = await self._client.post(self._url, json=body, headers=self._headers)
+                    response = await self._post(body)
                     if response.status_code < 500:
                         return
                     reason = f"status {response.status_code}"
@@ -90,6 +94,10 @@ class WebhookSender:
     async def _send_once(self, body: Optional[Dict[str, Any]] = None) -> None:
         async with self._lock:
             try:
-                await self._client.post(self._url, json=body or self._snapshot(), headers=self._headers)
+                await self._post(body or self._snapshot())
             except httpx.HTTPError as exc:
                 log.warning("webhook %s: %s", self._url, exc)
+
+    async def _post(self, body: Dict[str, Any]) -> httpx.Response:
+        with self._span.child("webhook") as span:
+            return await self._client.post(self._url, json=body, headers={**self._headers, **span.headers()})

@@ -41,6 +41,18 @@ def test_generate_dockerfile_prints_the_dockerfile(make_project):
     assert result.stderr == ""
 
 
+@pytest.mark.parametrize("tracing", [False, True])
+def test_build_tracing_adds_the_opentelemetry_sdk_to_the_server_environment_only(make_project, tracing):
+    config = f'build:\n  python_version: "3.11"\n  tracing: {str(tracing).lower()}\npredict: "predict.py:Predictor"\n'
+    result = run("generate-dockerfile", cwd=make_project({"cog.yaml": config}))
+    assert result.returncode == 0, result.stderr
+    server_install, = [line for line in result.stdout.splitlines() if "--python /opt/cog/server/bin/python" in line
+                       and "prometheus-client" in line]
+    sdk = {"'opentelemetry-sdk>=1.20'", "'opentelemetry-exporter-otlp-proto-http>=1.20'"}
+    assert (sdk <= set(server_install.split())) == tracing
+    assert result.stdout.count("opentelemetry") == (2 if tracing else 0)  # never in the model's environment
+
+
 def test_generate_dockerfile_from_a_subdirectory(make_project):
     project = make_project({"cog.yaml": 'build:\n  python_version: "3.12"\n', "src/lib/x.py": ""})
     result = run("generate-dockerfile", cwd=project / "src" / "lib")

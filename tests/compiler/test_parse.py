@@ -347,6 +347,7 @@ ERRORS = [
     ("image name", "image: My Model\n", {}, "cog.yaml:1:8: `My Model` is not an image name"),
     ("environment wrong type", "environment: FOO=bar\n", {}, 'cog.yaml:1:14: `environment` must be a list, not the string "FOO=bar"'),
     ("mapping key not a name", "build:\n  [a]: 1\n", {}, "cog.yaml:2:3: a mapping key must be a plain name"),
+    ("tracing not a boolean", "build:\n  tracing: otlp\n", {}, "cog.yaml:2:12: `build.tracing` must be true or false, not the string \"otlp\""),
     # build.python_overrides
     ("overrides file missing", "build:\n  python_overrides: over.txt\n", {}, "cog.yaml:2:21: python_overrides names `over.txt`, which does not exist next to cog.yaml"),
     ("overrides is a directory", "build:\n  python_overrides: over\n", {"over/x.txt": ""}, "cog.yaml:2:21: python_overrides names `over`, which is a directory"),
@@ -441,6 +442,14 @@ def test_completed_config_is_todays_dialect_with_defaults(make_project):
         "concurrency": {"max": 1},
         "environment": [],
     }
+
+
+def test_build_tracing_asks_for_the_sdk_and_is_recorded_in_the_completed_config():
+    from cog.config.model import completed_config
+
+    assert parse("build:\n  python_version: '3.11'\n").tracing is False
+    config = parse("build:\n  python_version: '3.11'\n  tracing: true\n")
+    assert config.tracing is True and completed_config(config)["build"]["tracing"] is True
 
 
 def test_alias_bomb_is_refused_quickly():

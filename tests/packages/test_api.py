@@ -47,6 +47,19 @@ def test_health_and_docs(live_server):
     assert "/v1/models/{owner}/{name}/packages" in httpx.get(f"{live_server.url}/openapi.json").json()["paths"]
 
 
+def test_metrics_count_requests_by_route_template(live_server):
+    http = live_server.http(None)
+    assert http.get("/models/alice/hello/packages").status_code == 200
+    assert http.get(f"/models/alice/hello/packages/{'a' * 12}").status_code == 404
+    scrape = httpx.get(f"{live_server.url}/metrics")
+    assert scrape.status_code == 200 and scrape.headers["content-type"].startswith("text/plain")
+    assert ('cog_http_requests_total{code="200",endpoint="/v1/models/{owner}/{name}/packages",method="GET"} 1.0'
+            in scrape.text)
+    assert ('cog_http_requests_total{code="404",endpoint="/v1/models/{owner}/{name}/packages/{package_id}",'
+            'method="GET"} 1.0' in scrape.text)
+    assert "alice" not in scrape.text
+
+
 @pytest.mark.parametrize("token", [None, "cog_wrong"])
 def test_writes_need_a_valid_token(live_server, token):
     http = live_server.http(token)

@@ -32,7 +32,8 @@ from cog.server.runner import Settings
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).resolve().parents[2]
 # Packages of the server's environment (and the CLI's) that the model-side SDK must never import.
-SERVER_ONLY = ["pydantic", "fastapi", "starlette", "uvicorn", "httpx", "anyio", "yaml", "jinja2", "typer", "rich"]
+SERVER_ONLY = ["pydantic", "fastapi", "starlette", "uvicorn", "httpx", "anyio", "yaml", "jinja2", "typer", "rich",
+               "prometheus_client"]
 
 
 def free_port() -> int:

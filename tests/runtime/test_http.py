@@ -84,6 +84,8 @@ def types_server() -> Iterator[Server]:
     pytest.param({"text": "ab", "size": "huge"}, "size", "must be one of", id="a value outside a Literal"),
     pytest.param({"text": "AB"}, "text", "must match the pattern", id="a string that misses the regex"),
     pytest.param({"text": "ab", "file": "/etc/passwd"}, "file", "http(s) URL or a data URI", id="a local path"),
+    pytest.param({"text": "ab", "numbers": 4}, "numbers", "must be a list, got", id="one item for a list"),
+    pytest.param({"text": "ab", "count": None}, "count", "must not be null", id="null where the default is not"),
 ])
 def test_a_bad_input_is_a_422_that_names_the_field(types_server: Server, inputs: dict, field: str,
                                                    fragment: str) -> None:
@@ -97,10 +99,20 @@ def test_a_bad_input_is_a_422_that_names_the_field(types_server: Server, inputs:
     pytest.param("POST", "/predictions", b'{"input": {', 422, "not valid JSON", id="malformed JSON"),
     pytest.param("POST", "/predictions", b"[1]", 422, "must be a JSON object", id="a body that is no object"),
     pytest.param("POST", "/predictions", b'{"webhook": "ftp://x"}', 422, "http(s) URL", id="a webhook not http"),
+    pytest.param("POST", "/predictions", '{"webhook": "https://\u00cf/"}'.encode(), 422, "http(s) URL",
+                 id="a webhook that is no URI"),
+    pytest.param("POST", "/predictions", b'{"webhook_events_filter": [{}]}', 422, "webhook_events_filter must be",
+                 id="webhook events that are not names"),
+    pytest.param("POST", "/predictions", b'{"created_at": "yesterday"}', 422, "RFC 3339 date-time",
+                 id="a created_at that is no timestamp"),
+    pytest.param("POST", "/predictions", b'{"created_at": "2026-02-30T00:00:00Z"}', 422, "RFC 3339 date-time",
+                 id="a created_at on a day that does not exist"),
+    pytest.param("POST", "/predictions", b'{"id": "a/b"}', 422, "must not contain '/'", id="an id with a slash"),
     pytest.param("POST", "/predictions", json.dumps({"input": {"text": "a" * 5000}}).encode(), 413,
                  "larger than the limit of 2000 bytes", id="a body over the size limit"),
     pytest.param("PUT", "/predictions/x", b'{"id": "y", "input": {}}', 422, "differs from the id in the URL",
                  id="a PUT whose body names another id"),
+    pytest.param("PUT", "/predictions/x", b"", 422, "input 'text' is required", id="a PUT without its body"),
     pytest.param("POST", "/predictions/nothing/cancel", b"", 404, "no prediction 'nothing' is in flight",
                  id="a cancel of an unknown prediction"),
     pytest.param("POST", "/trainings", b"{}", 404, "Not Found", id="trainings of a model without train"),
@@ -203,6 +215,21 @@ def test_an_idempotent_put_joins_the_running_prediction(serve: Any) -> None:
         a, b = first.result().json(), second.result().json()
     assert a["id"] == b["id"] == "same" and a["started_at"] == b["started_at"]
     assert a["status"] == b["status"] == "succeeded"
+
+
+def test_a_retry_is_checked_like_a_request_and_rejoins_until_the_end_not_the_webhooks(receiver: Receiver,
+                                                                                     serve: Any) -> None:
+    server = serve("failures.py:Predictor")
+    receiver.failures_left = 2  # the completed webhook is retried after 0.25 and 0.5 s
+    body = {"input": {"mode": "sleep", "seconds": 0.3}, "webhook": f"{receiver.url}/webhook",
+            "webhook_events_filter": ["completed"], "created_at": "2026-01-31T12:00:00.5+01:00"}
+    server.client.put("/predictions/retried", headers=ASYNC, json=body)
+    bad = server.client.put("/predictions/retried", json={"input": {"mode": "nope"}})
+    assert bad.status_code == 422 and "must be one of" in detail(bad)
+    rejoined = server.client.put("/predictions/retried", json=body).json()
+    assert rejoined["status"] == "succeeded" and rejoined["created_at"] == body["created_at"]
+    assert not receiver.webhooks()  # answered at the end of the prediction, while its webhook still retries
+    assert receiver.wait_for_completed()["id"] == "retried"
 
 
 def test_a_post_with_the_id_of_a_running_prediction_is_a_409(serve: Any) -> None:
@@ -378,6 +405,7 @@ def test_a_worker_crash_fails_the_prediction_and_restarts_the_worker(start_serve
         assert server.predict(mode="ok")["status"] == "succeeded"
     segfault_logs = crashed["logs"]
     assert "Segmentation fault" in segfault_logs
+    assert "cog_worker_restarts_total 2.0" in server.client.get("/metrics").text
 
 
 def test_repeated_crashes_turn_health_defunct_without_hanging(start_server: Any) -> None:

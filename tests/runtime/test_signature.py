@@ -52,6 +52,27 @@ def test_schema_inputs_have_cog_shape() -> None:
     assert [p["x-order"] for p in props.values()] == list(range(10))
 
 
+def test_schema_says_what_the_server_answers_and_refuses() -> None:
+    """What tests/contracts checks against the running server, stated here for one model."""
+    schema = schema_of("types_predictor.py:Predictor")
+    schemas = schema["components"]["schemas"]
+    assert schemas["Input"]["additionalProperties"] is False and schemas["Input"]["properties"]["token"]["nullable"]
+    request, response = schemas["PredictionRequest"], schemas["PredictionResponse"]["properties"]
+    assert request["required"] == ["input"] and request["properties"]["webhook"]["pattern"] == "^https?://"
+    assert [name for name, field in response.items() if field.get("nullable")] == [
+        "started_at", "completed_at", "output", "error"]
+    post = schema["paths"]["/predictions"]["post"]
+    assert post["requestBody"]["required"] is True
+    assert sorted(post["responses"]) == ["200", "202", "409", "413", "422", "503"]
+    assert "Retry-After" in post["responses"]["409"]["headers"]
+    put = schema["paths"]["/predictions/{prediction_id}"]["put"]
+    assert put["parameters"][0]["schema"]["pattern"] == "^[^/]+$"
+    assert sorted(schema["paths"]["/predictions/{prediction_id}/cancel"]["post"]["responses"]) == ["200", "404"]
+    optional = schema_of("failures.py:Predictor")  # no input is required: the body may be left out
+    assert optional["paths"]["/predictions"]["post"]["requestBody"]["required"] is False
+    assert "required" not in optional["components"]["schemas"]["PredictionRequest"]
+
+
 def test_schema_outputs() -> None:
     output = schema_of("types_predictor.py:Predictor")["components"]["schemas"]["Output"]
     assert output["type"] == "object" and output["properties"]["numbers"]["items"] == {"type": "integer"}
