@@ -374,12 +374,14 @@ def create_app(settings: Settings, request_shutdown: Optional[Callable[[], None]
         async def create_new(request: Request, collection: str = collection) -> Response:
             return await create(request, collection, None)
 
-        async def create_idempotent(request: Request, collection: str = collection) -> Response:
+        async def one_job(request: Request, collection: str = collection) -> Response:
+            # One route for the path's two methods, so that a 405 there names both in its Allow header.
+            if request.method == "GET":
+                return await poll(request)
             return await create(request, collection, request.path_params["job_id"])
 
         app.add_route(f"/{collection}", create_new, methods=["POST"])
-        app.add_route(f"/{collection}/{{job_id}}", create_idempotent, methods=["PUT"])
-        app.add_route(f"/{collection}/{{job_id}}", poll, methods=["GET"])
+        app.add_route(f"/{collection}/{{job_id}}", one_job, methods=["GET", "PUT"])
         app.add_route(f"/{collection}/{{job_id}}/cancel", cancel, methods=["POST"])
     platforms.add_routes(app, settings, predict_each, lambda request: probes.readiness(runtime_of(request)))
     return app
