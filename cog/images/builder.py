@@ -25,6 +25,7 @@ from cog.images import docker
 from cog.images.context import docker_ignore_lines, project_files, runtime_requirements, weight_files
 from cog.images.imports import project_imports
 from cog.images.indexes import resolve_torch_source
+from cog.images.locking import locked_plans, read_project_lock
 from cog.images.model_source import LABEL_CODE_DIGEST, code_digest, project_schema
 from cog.images.wheel import build_runtime_wheel
 from cog.config.project import Project
@@ -92,6 +93,7 @@ def build_project(project: Project, options: BuildOptions, log: Callable[[str], 
     weights = weight_files(project.directory, files)
     imports = project_imports(project, files)  # for the packages Cog's SDK brought along (resolve adds them)
     shown = set(project.config.warnings)
+    lock = read_project_lock(project)  # cog.lock: what each image installs, checked against the project
     built = []
     with tempfile.TemporaryDirectory(prefix="cog-build-") as scratch:
         work = Path(scratch)
@@ -113,6 +115,7 @@ def build_project(project: Project, options: BuildOptions, log: Callable[[str], 
                                                 base_image_mirror=options.base_image_mirror, torch_index=torch_index),
                 ca_bundle=options.ca_bundle,
             )
+            plans = locked_plans(project, plans, lock)
             for warning in _new_warnings(plans, tuple(shown)):
                 shown.add(warning)
                 log(f"warning: {warning}")

@@ -369,6 +369,20 @@ def image_exists(image: str) -> bool:
         raise CogError(f"cannot ask the Docker daemon about {image} ({_exception_error(exc)}); start Docker and try again") from None
 
 
+def image_digest(image: str) -> str | None:
+    """The digest `FROM IMAGE@DIGEST` pins an image by: the engine's own copy's (on the containerd image store its
+    id is the digest of its index or manifest), else its registry's; None when neither answers."""
+    if shutil.which("docker") is None:
+        return None
+    result = subprocess.run(["docker", "image", "inspect", image, "--format", "{{.Id}}"], capture_output=True, text=True)
+    local = result.stdout.strip()
+    if result.returncode == 0 and local.startswith("sha256:"):
+        return local
+    result = subprocess.run(["docker", "buildx", "imagetools", "inspect", image, "--format", "{{json .Manifest}}"],
+                            capture_output=True, text=True, timeout=60)
+    return json.loads(result.stdout)["digest"] if result.returncode == 0 else None
+
+
 def image_labels(image: str) -> dict[str, str]:
     try:
         return client().image.inspect(image).config.labels or {}
