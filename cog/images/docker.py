@@ -87,14 +87,34 @@ def build(
     builder: str | None = None,
     cache_from: Iterable[str] = (),
     cache_to: str | None = None,
+    source_date_epoch: int | None = None,
 ) -> list[str]:
-    """Build and return the build log. Each step's log line says CACHED when BuildKit reused it."""
-    return _run_build(
-        log, progress,
-        context_path=str(context), file=str(dockerfile), build_contexts=contexts, platforms=platforms, tags=[tag],
-        load=load, push=push, secrets=list(secrets), labels=labels or {}, cache=not no_cache, builder=builder,
+    """Build and return the build log. Each step's log line says CACHED when BuildKit reused it.
+
+    With `source_date_epoch`, BuildKit dates the image and its history at that time and hands it to RUN steps
+    (SOURCE_DATE_EPOCH), and a loaded image has every file time in its layers clamped to it (rewrite-timestamp):
+    the same Dockerfile and files give the same digest. The engine's own exporter refuses rewrite-timestamp (it
+    unpacks as it stores), so such an image goes through an OCI archive and `docker load`, which keeps its digest."""
+    arguments = dict(
+        context_path=str(context), file=str(dockerfile), build_contexts=contexts, platforms=platforms,
+        secrets=list(secrets), labels=labels or {}, cache=not no_cache, builder=builder,
         **_cache_arguments(cache_from, cache_to),
     )
+    if source_date_epoch is None:
+        return _run_build(log, progress, tags=[tag], load=load, push=push, **arguments)
+    arguments["build_args"] = {"SOURCE_DATE_EPOCH": str(source_date_epoch)}
+    if push:
+        return _run_build(log, progress, output={"type": "image", "name": tag, "push": "true",
+                                                 "rewrite-timestamp": "true"}, **arguments)
+    with tempfile.TemporaryDirectory(prefix="cog-image-") as scratch:
+        archive = Path(scratch) / "image.tar"
+        lines = _run_build(log, progress, output={"type": "oci", "dest": str(archive), "name": tag,
+                                                  "rewrite-timestamp": "true"}, **arguments)
+        if load:
+            result = subprocess.run(["docker", "load", "--quiet", "--input", str(archive)], capture_output=True, text=True)
+            if result.returncode != 0:
+                raise CogError(f"the image was built, but docker load refused it: {_docker_error(result.stderr)}")
+    return lines
 
 
 def build_and_push_platform(*, tag: str, platform: str, log, progress="plain", context, dockerfile, contexts,
