@@ -67,10 +67,11 @@ def lock(
                 output.warning(f"leaving the {variant} image for {target} out of {LOCK_FILE}: {exc}")
     if not plans:
         raise CogError("no image of this project can be built, so there is nothing to lock")
-    for plan in plans:
-        for warning in plan.warnings:
-            if warning not in project.config.warnings:
-                output.warning(str(warning))
+    shown = set(project.config.warnings)
+    for warning in (warning for plan in plans for warning in plan.warnings):
+        if warning not in shown:  # each once, though every image's plan carries it
+            shown.add(warning)
+            output.warning(str(warning))
     started = time.monotonic()
     resolved = locking.lock_project(project, plans, output.info, ca_bundle=ca_bundle)
     path = locking.write_lock(project, resolved)

@@ -103,17 +103,15 @@ def build(
     if source_date_epoch is None:
         return _run_build(log, progress, tags=[tag], load=load, push=push, **arguments)
     arguments["build_args"] = {"SOURCE_DATE_EPOCH": str(source_date_epoch)}
-    if push:
-        return _run_build(log, progress, output={"type": "image", "name": tag, "push": "true",
-                                                 "rewrite-timestamp": "true"}, **arguments)
     with tempfile.TemporaryDirectory(prefix="cog-image-") as scratch:
         archive = Path(scratch) / "image.tar"
         lines = _run_build(log, progress, output={"type": "oci", "dest": str(archive), "name": tag,
                                                   "rewrite-timestamp": "true"}, **arguments)
-        if load:
-            result = subprocess.run(["docker", "load", "--quiet", "--input", str(archive)], capture_output=True, text=True)
-            if result.returncode != 0:
-                raise CogError(f"the image was built, but docker load refused it: {_docker_error(result.stderr)}")
+        result = subprocess.run(["docker", "load", "--quiet", "--input", str(archive)], capture_output=True, text=True)
+        if result.returncode != 0:
+            raise CogError(f"the image was built, but docker load refused it: {_docker_error(result.stderr)}")
+    if push:  # the loaded image, so the registry gets the same digest
+        _docker_push(tag)
     return lines
 
 
@@ -415,10 +413,14 @@ def image_labels(image: str) -> dict[str, str]:
 def push(image: str, log: Callable[[str], None]) -> None:
     if not image_exists(image):
         raise CogError(f"there is no image {image} here; build it first with cog build -t {image}")
+    _docker_push(image)
+    log(f"Pushed {image}")
+
+
+def _docker_push(image: str) -> None:
     result = subprocess.run(["docker", "push", "--quiet", image], capture_output=True, text=True)
     if result.returncode != 0:
         raise CogError(f"could not push {image}: {_docker_error(result.stderr)}")
-    log(f"Pushed {image}")
 
 
 def pull(image: str) -> None:

@@ -180,3 +180,14 @@ def test_an_unresolvable_requirement_is_a_one_line_error_naming_the_image(lock_p
     line = result.stderr.strip().splitlines()[-1]
     assert line.startswith("error: uv cannot resolve the model's requirements of the cpu image for linux/amd64: ")
     assert "tinydep" in line and "Traceback" not in result.stderr
+
+
+@pytest.mark.docker
+def test_build_refuses_a_lock_older_than_the_requirements_naming_the_file(locked_project, indexes, docker_engine):
+    with (locked_project / "requirements.txt").open("a") as requirements:
+        requirements.write("tinydep<1.1\n")
+    result = cog(locked_project, indexes, "build", "-t", "cog-test-stale-lock")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: cog.lock is out of date: requirements.txt changed since it was made; run cog lock (or delete cog.lock "
+        "to build without it)")
