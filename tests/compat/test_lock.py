@@ -191,3 +191,9 @@ def test_build_refuses_a_lock_older_than_the_requirements_naming_the_file(locked
     assert result.stderr.strip().splitlines()[-1] == (
         "error: cog.lock is out of date: requirements.txt changed since it was made; run cog lock (or delete cog.lock "
         "to build without it)")
+
+
+def test_the_lock_is_one_of_the_packages_files_so_a_server_builds_exactly_it(locked_once):
+    from cog.packages.package import scan
+
+    assert "cog.lock" in [entry.path for entry in scan(locked_once[0]).manifest.files]
