@@ -94,15 +94,22 @@ def build(
     With `source_date_epoch`, BuildKit dates the image and its history at that time and hands it to RUN steps
     (SOURCE_DATE_EPOCH), and a loaded image has every file time in its layers clamped to it (rewrite-timestamp):
     the same Dockerfile and files give the same digest. The engine's own exporter refuses rewrite-timestamp (it
-    unpacks as it stores), so such an image goes through an OCI archive and `docker load`, which keeps its digest."""
+    unpacks as it stores), so there the image goes through an OCI archive and `docker load`, which keeps its
+    digest, and is pushed from the engine."""
     arguments = dict(
         context_path=str(context), file=str(dockerfile), build_contexts=contexts, platforms=platforms,
         secrets=list(secrets), labels=labels or {}, cache=not no_cache, builder=builder,
         **_cache_arguments(cache_from, cache_to),
     )
-    if source_date_epoch is None:
+    if source_date_epoch is not None:
+        arguments["build_args"] = {"SOURCE_DATE_EPOCH": str(source_date_epoch)}
+    able = capabilities(builder)
+    # An engine without the containerd image store loads no OCI archive of several platforms (nor any, before 25).
+    if source_date_epoch is None or (able.driver == "docker" and not able.multi_platform_load):
         return _run_build(log, progress, tags=[tag], load=load, push=push, **arguments)
-    arguments["build_args"] = {"SOURCE_DATE_EPOCH": str(source_date_epoch)}
+    if push and able.driver != "docker":  # a builder of its own stores nothing in the engine: it can rewrite
+        return _run_build(log, progress, output={"type": "image", "name": tag, "push": "true",
+                                                 "rewrite-timestamp": "true"}, **arguments)
     with tempfile.TemporaryDirectory(prefix="cog-image-") as scratch:
         archive = Path(scratch) / "image.tar"
         lines = _run_build(log, progress, output={"type": "oci", "dest": str(archive), "name": tag,
