@@ -39,6 +39,10 @@ def build(directory: Path, tag: str) -> tuple[float, str | None]:
     return time.perf_counter() - start, failed
 
 
+def exists(tag: str) -> bool:
+    return subprocess.run(["docker", "image", "inspect", tag], capture_output=True).returncode == 0
+
+
 def image_id(tag: str) -> str:
     return subprocess.check_output(["docker", "image", "inspect", tag, "--format", "{{.Id}}"], text=True).strip()
 
@@ -50,23 +54,29 @@ def reproduce(example: str, scratch: Path) -> list[str]:
     for path in [second, *second.rglob("*")]:
         os.chown(path, OTHER_USER, OTHER_USER)
         os.utime(path, (1_700_000_000, 1_700_000_000))
-    tag = f"cog-reproducible-{example}-{uuid.uuid4().hex[:8]}"
-    kept = f"{tag}:first"
+    name = f"cog-reproducible-{example}-{uuid.uuid4().hex[:8]}"
+    tags = {"cpu": f"{name}:latest", "gpu": f"{name}:latest-gpu"}  # what cog build -t NAME tags each variant
+    kept = {variant: f"{name}:first-{variant}" for variant in tags}
     try:
-        seconds_a, failed = build(first, tag)
+        seconds_a, failed = build(first, name)
         if failed:
             return [f"{example}: the build failed: {failed}"]
-        subprocess.run(["docker", "tag", tag, kept], check=True)
-        seconds_b, failed = build(second, tag)
+        built = [variant for variant, tag in tags.items() if exists(tag)]
+        for variant in built:
+            subprocess.run(["docker", "tag", tags[variant], kept[variant]], check=True)
+        seconds_b, failed = build(second, name)
         if failed:
             return [f"{example}: the second build failed: {failed}"]
-        same = image_id(kept) == image_id(tag)
-        lines = [f"{example}: {'reproduces' if same else 'DIFFERS'} ({image_id(tag)[:19]}; builds {seconds_a:.0f} s, {seconds_b:.0f} s)"]
-        if not same:
-            lines += [f"  {line}" for line in differences(saved_image(kept), saved_image(tag))]
+        lines = []
+        for variant in built:
+            same = image_id(kept[variant]) == image_id(tags[variant])
+            lines.append(f"{example} ({variant.upper()}): {'reproduces' if same else 'DIFFERS'} "
+                         f"({image_id(tags[variant])[:19]}; builds {seconds_a:.0f} s, {seconds_b:.0f} s)")
+            if not same:
+                lines += [f"  {line}" for line in differences(saved_image(kept[variant]), saved_image(tags[variant]))]
         return lines
     finally:
-        subprocess.run(["docker", "image", "rm", "-f", kept, tag], capture_output=True)
+        subprocess.run(["docker", "image", "rm", "-f", *kept.values(), *tags.values()], capture_output=True)
 
 
 def main() -> int:
@@ -74,14 +84,15 @@ def main() -> int:
     parser.add_argument("examples", nargs="*", help="examples/ folders (default: all but gpu-torch)")
     arguments = parser.parse_args()
     examples = arguments.examples or sorted(p.name for p in EXAMPLES.iterdir() if p.is_dir() and p.name not in LEFT_OUT)
-    reproduced = 0
+    images = reproduced = 0
     with tempfile.TemporaryDirectory(prefix="cog-reproducible-") as scratch:
         for example in examples:
             lines = reproduce(example, Path(scratch))
-            reproduced += "reproduces" in lines[0]
+            images += sum(1 for line in lines if not line.startswith(" "))
+            reproduced += sum(1 for line in lines if not line.startswith(" ") and ": reproduces" in line)
             print("\n".join(lines), flush=True)
-    print(f"{reproduced} of {len(examples)} examples reproduce")
-    return 0 if reproduced == len(examples) else 1
+    print(f"{reproduced} of {images} images reproduce")
+    return 0 if reproduced == images else 1
 
 
 if __name__ == "__main__":

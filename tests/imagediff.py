@@ -22,6 +22,7 @@ _GZIP = ("application/vnd.oci.image.layer.v1.tar+gzip", "application/vnd.docker.
 
 @dataclass(frozen=True)
 class SavedImage:
+    chain: list[dict]  # index.json, then each index or manifest down to the platform's manifest
     config: dict
     layers: list[tuple[str, dict[str, tuple]]]  # (digest, {path: (type, mode, uid, gid, mtime, size, sha256)})
 
@@ -34,7 +35,8 @@ def saved_image(image: str, platform: str = "linux/amd64") -> SavedImage:
             def blob(digest: str) -> bytes:
                 return outer.extractfile(f"blobs/{digest.replace(':', '/')}").read()
 
-            manifest = _manifest(json.loads(outer.extractfile("index.json").read()), blob, platform)
+            chain = [json.loads(outer.extractfile("index.json").read())]
+            manifest = _manifest(chain[0], blob, platform, chain)
             config = json.loads(blob(manifest["config"]["digest"]))
             layers = []
             for layer in manifest["layers"]:
@@ -42,18 +44,19 @@ def saved_image(image: str, platform: str = "linux/amd64") -> SavedImage:
                 if layer["mediaType"] in _GZIP:
                     data = gzip.decompress(data)
                 layers.append((layer["digest"], _files(data)))
-    return SavedImage(config=config, layers=layers)
+    return SavedImage(chain=chain, config=config, layers=layers)
 
 
-def _manifest(index: dict, blob, platform: str) -> dict:
-    """The image manifest for `platform`, through any nesting of indexes."""
+def _manifest(index: dict, blob, platform: str, chain: list[dict]) -> dict:
+    """The image manifest for `platform`, through any nesting of indexes (each appended to `chain`)."""
     for entry in index["manifests"]:
         found = entry.get("platform")
         if found and f"{found['os']}/{found['architecture']}" != platform:
             continue
         document = json.loads(blob(entry["digest"]))
+        chain.append(document)
         if "manifests" in document:
-            return _manifest(document, blob, platform)
+            return _manifest(document, blob, platform, chain)
         if "layers" in document:
             return document
     raise ValueError(f"no manifest for {platform}")
@@ -104,4 +107,9 @@ def differences(first: SavedImage, second: SavedImage, limit: int = 20) -> list[
                 found.append(f"{path}: {fields}")
         lines.append(f"layer {number}: {len(found)} files differ" + ("" if found else " (same files: tar order or headers)"))
         lines.extend(f"  {line}" for line in found[:limit])
+    if not lines:  # the same config and layers: what differs is in the manifests or indexes that point to them
+        for depth, (a, b) in enumerate(zip(first.chain, second.chain)):
+            if a != b:
+                what = "index.json" if depth == 0 else a.get("mediaType", "manifest").rsplit(".", 1)[-1]
+                lines.append(f"{what}: {json.dumps(a, sort_keys=True)[:400]} != {json.dumps(b, sort_keys=True)[:400]}")
     return lines
