@@ -13,6 +13,7 @@ import typer
 from cog._version import __version__
 from cog.cli import packages
 from cog.cli.init import init
+from cog.cli.lock import lock
 from cog.cli.migrate import migrate
 from cog.cli.playground import playground
 from cog.deploy.manifests import DEFAULT_SETUP_TIMEOUT, DEFAULT_SHUTDOWN_GRACE, EndpointMode, Target
@@ -95,6 +96,7 @@ def _root(
 
 app.command()(init)
 app.command()(migrate)
+app.command()(lock)
 app.command()(playground)
 
 
@@ -112,6 +114,7 @@ def generate_dockerfile(
     from cog.images.context import context_layout
     from cog.images.imports import project_imports
     from cog.images.indexes import resolve_torch_source
+    from cog.images.locking import locked_plans, read_project_lock
     from cog.cli import output
     from cog.config.project import load_project
     from cog.compiler.render import render_dockerfile
@@ -120,9 +123,10 @@ def generate_dockerfile(
     project = load_project(file)
     chosen = variant.value if variant else ("gpu" if project.config.variants == ("gpu",) else "cpu")
     imports = project_imports(project)
-    plan = resolve_torch_source(lambda torch_index: [resolve(  # where torch comes from: COG_TORCH_INDEX
+    plans = resolve_torch_source(lambda torch_index: [resolve(  # where torch comes from: COG_TORCH_INDEX
         project.config, chosen, platform.value, base_image_mirror=base_image_mirror, imports=imports, torch_index=torch_index,
-    )])[0]
+    )])
+    plan = locked_plans(project, plans, read_project_lock(project))[0]  # as cog.lock pins it, when there is one
     for warning in plan.warnings:
         output.warning(str(warning))
     layout = context_layout(project.directory, project.config.file, project.config.tracing)
@@ -200,7 +204,7 @@ def build(
     options = BuildOptions(
         tag=tag or project.config.image or default_image_name(project.directory),
         variants=_variants(variant, project.config),
-        platforms=_platforms(platform),
+        platforms=parse_platforms(platform),
         no_cache=no_cache,
         progress=progress.value if progress else default_progress(),
         secrets=tuple(secret),
@@ -551,7 +555,7 @@ def _variants(choice, config):
     return chosen_variants(config, choice.value if choice else None)
 
 
-def _platforms(text: str):
+def parse_platforms(text: str):
     from cog.matrix import PLATFORMS
     from cog.errors import CogError
 

@@ -48,6 +48,7 @@ class BuildPlan(BaseModel):
     python_requirements: tuple[str, ...] = ()
     python_constraints: tuple[str, ...] = ()
     python_overrides: tuple[str, ...] = ()  # versions that win over anything the requirements resolve to
+    server_requirements: tuple[str, ...] = ()  # the prediction server's packages as cog.lock pins them; () unlocked
     install_options: InstallOptions = InstallOptions()
     local_paths: tuple[LocalPath, ...] = ()
     pre_install: tuple[str, ...] = ()

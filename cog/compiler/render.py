@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 from dataclasses import dataclass
 from functools import cache
@@ -10,6 +11,7 @@ import jinja2
 
 from cog._version import __version__
 from cog.compiler.plan import BuildPlan
+from cog.config.cog_lock import CogLock
 from cog.resources import templates_dir
 
 # The cog wheel reaches the build through the `cog-runtime` build context under this name.
@@ -43,6 +45,7 @@ def _environment() -> jinja2.Environment:
     )
     environment.filters["shell_quote"] = shlex.quote
     environment.filters["dockerfile_quote"] = dockerfile_quote
+    environment.filters["toml"] = json.dumps  # a JSON string is a TOML basic string
     return environment
 
 
@@ -56,3 +59,12 @@ def render_dockerfile(plan: BuildPlan, layout: ContextLayout = ContextLayout()) 
         runtime_requirements=layout.runtime_requirements,
         has_weights=layout.has_weights,
     )
+
+
+def render_requirements(plan: BuildPlan) -> str:
+    """The model's requirements file as the image installs it: index options, then one line per requirement."""
+    return _environment().get_template("requirements.txt.j2").render(plan=plan)
+
+
+def render_lock(lock: CogLock) -> str:
+    return _environment().get_template("cog.lock.j2").render(lock=lock, cog_version=__version__)

@@ -9,6 +9,7 @@ it and a second, FROM-only pass labels the image.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -25,6 +26,7 @@ from cog.images import docker
 from cog.images.context import docker_ignore_lines, project_files, runtime_requirements, weight_files
 from cog.images.imports import project_imports
 from cog.images.indexes import resolve_torch_source
+from cog.images.locking import lock_path, locked_plans, read_project_lock
 from cog.images.model_source import LABEL_CODE_DIGEST, code_digest, project_schema
 from cog.images.wheel import build_runtime_wheel
 from cog.config.project import Project
@@ -42,6 +44,12 @@ LABEL_CONFIG = "run.cog.config"
 LABEL_SCHEMA = "run.cog.openapi_schema"
 LABEL_VERSION = "run.cog.version"
 LABEL_PACKAGE = "run.cog.package_id"
+LABEL_EPOCH = "run.cog.source_date_epoch"
+LABEL_LOCK = "run.cog.lock"  # sha256 of the cog.lock the image installed
+LABEL_BASE_IMAGE = "run.cog.base_image"  # the base image, by digest when the lock pins it
+# Every image is dated 1980-01-01, the time every entry of a package's zip carries (cog.packages.package.ZIP_TIME):
+# the package has no other time, and the clock would make each build's image differ.
+SOURCE_DATE_EPOCH = 315532800
 
 
 @dataclass(frozen=True)
@@ -92,6 +100,7 @@ def build_project(project: Project, options: BuildOptions, log: Callable[[str], 
     weights = weight_files(project.directory, files)
     imports = project_imports(project, files)  # for the packages Cog's SDK brought along (resolve adds them)
     shown = set(project.config.warnings)
+    lock = read_project_lock(project)  # cog.lock: what each image installs, checked against the project
     built = []
     with tempfile.TemporaryDirectory(prefix="cog-build-") as scratch:
         work = Path(scratch)
@@ -113,6 +122,7 @@ def build_project(project: Project, options: BuildOptions, log: Callable[[str], 
                                                 base_image_mirror=options.base_image_mirror, torch_index=torch_index),
                 ca_bundle=options.ca_bundle,
             )
+            plans = locked_plans(project, plans, lock)
             for warning in _new_warnings(plans, tuple(shown)):
                 shown.add(warning)
                 log(f"warning: {warning}")
@@ -166,7 +176,7 @@ def _build_variant(job: VariantBuild, options: BuildOptions, log: Callable[[str]
     if len(set(job.dockerfiles)) == 1 and (len(job.plans) == 1 or one_call_builds_all()):
         dockerfile = _write_dockerfile(job.work, f"{job.variant}", job.dockerfiles[0], job.ignore)
         docker.build(dockerfile=dockerfile, platforms=platforms, tag=job.tag, load=not options.push, push=options.push,
-                     labels=labels, **common)
+                     labels=labels, source_date_epoch=SOURCE_DATE_EPOCH, **common)
         return labels is not None
     if not options.push:
         raise CogError(
@@ -254,6 +264,8 @@ def _labels(project: Project, plan: BuildPlan, schema: dict, options: BuildOptio
         # Which code the image holds (weights aside): `cog predict` trusts the schema label only for this code.
         LABEL_CODE_DIGEST: code_digest(project.directory, sorted(set(files) - set(weights)), config),
         "run.cog.python_version": plan.python_version,
+        LABEL_BASE_IMAGE: plan.base_image,
+        LABEL_EPOCH: str(SOURCE_DATE_EPOCH),
         "org.opencontainers.image.title": _split_tag(options.tag)[0].rsplit("/", 1)[-1],
     }
     if plan.cuda:
@@ -265,6 +277,9 @@ def _labels(project: Project, plan: BuildPlan, schema: dict, options: BuildOptio
         labels["run.cog.tensorflow"] = plan.tensorflow
     if options.package_id:
         labels[LABEL_PACKAGE] = options.package_id
+    lock = lock_path(project)
+    if lock.is_file():  # locked_plans checked it against the project before the build
+        labels[LABEL_LOCK] = "sha256:" + hashlib.sha256(lock.read_bytes()).hexdigest()
     labels.update(_git_labels(project.directory))
     return labels
 
@@ -278,6 +293,7 @@ def _label(work: Path, tag: str, labels: dict[str, str], options: BuildOptions, 
     docker.build(
         context=empty, dockerfile=dockerfile, contexts={}, platforms=list(options.platforms), tag=tag,
         load=not options.push, push=options.push, labels=labels, builder=options.builder, progress="quiet", log=log,
+        source_date_epoch=SOURCE_DATE_EPOCH,
     )
 
 

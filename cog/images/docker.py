@@ -87,14 +87,39 @@ def build(
     builder: str | None = None,
     cache_from: Iterable[str] = (),
     cache_to: str | None = None,
+    source_date_epoch: int | None = None,
 ) -> list[str]:
-    """Build and return the build log. Each step's log line says CACHED when BuildKit reused it."""
-    return _run_build(
-        log, progress,
-        context_path=str(context), file=str(dockerfile), build_contexts=contexts, platforms=platforms, tags=[tag],
-        load=load, push=push, secrets=list(secrets), labels=labels or {}, cache=not no_cache, builder=builder,
+    """Build and return the build log. Each step's log line says CACHED when BuildKit reused it.
+
+    With `source_date_epoch`, BuildKit dates the image and its history at that time and hands it to RUN steps
+    (SOURCE_DATE_EPOCH), and a loaded image has every file time in its layers clamped to it (rewrite-timestamp):
+    the same Dockerfile and files give the same digest. The engine's own exporter refuses rewrite-timestamp (it
+    unpacks as it stores), so there the image goes through an OCI archive and `docker load`, which keeps its
+    digest, and is pushed from the engine."""
+    arguments = dict(
+        context_path=str(context), file=str(dockerfile), build_contexts=contexts, platforms=platforms,
+        secrets=list(secrets), labels=labels or {}, cache=not no_cache, builder=builder,
         **_cache_arguments(cache_from, cache_to),
     )
+    if source_date_epoch is not None:
+        arguments["build_args"] = {"SOURCE_DATE_EPOCH": str(source_date_epoch)}
+    able = capabilities(builder)
+    # An engine without the containerd image store loads no OCI archive of several platforms (nor any, before 25).
+    if source_date_epoch is None or (able.driver == "docker" and not able.multi_platform_load):
+        return _run_build(log, progress, tags=[tag], load=load, push=push, **arguments)
+    if push and able.driver != "docker":  # a builder of its own stores nothing in the engine: it can rewrite
+        return _run_build(log, progress, output={"type": "image", "name": tag, "push": "true",
+                                                 "rewrite-timestamp": "true"}, **arguments)
+    with tempfile.TemporaryDirectory(prefix="cog-image-") as scratch:
+        archive = Path(scratch) / "image.tar"
+        lines = _run_build(log, progress, output={"type": "oci", "dest": str(archive), "name": tag,
+                                                  "rewrite-timestamp": "true"}, **arguments)
+        result = subprocess.run(["docker", "load", "--quiet", "--input", str(archive)], capture_output=True, text=True)
+        if result.returncode != 0:
+            raise CogError(f"the image was built, but docker load refused it: {_docker_error(result.stderr)}")
+    if push:  # the loaded image, so the registry gets the same digest
+        _docker_push(tag)
+    return lines
 
 
 def build_and_push_platform(*, tag: str, platform: str, log, progress="plain", context, dockerfile, contexts,
@@ -369,6 +394,20 @@ def image_exists(image: str) -> bool:
         raise CogError(f"cannot ask the Docker daemon about {image} ({_exception_error(exc)}); start Docker and try again") from None
 
 
+def image_digest(image: str) -> str | None:
+    """The digest `FROM IMAGE@DIGEST` pins an image by: the engine's own copy's (on the containerd image store its
+    id is the digest of its index or manifest), else its registry's; None when neither answers."""
+    if shutil.which("docker") is None:
+        return None
+    result = subprocess.run(["docker", "image", "inspect", image, "--format", "{{.Id}}"], capture_output=True, text=True)
+    local = result.stdout.strip()
+    if result.returncode == 0 and local.startswith("sha256:"):
+        return local
+    result = subprocess.run(["docker", "buildx", "imagetools", "inspect", image, "--format", "{{json .Manifest}}"],
+                            capture_output=True, text=True, timeout=60)
+    return json.loads(result.stdout)["digest"] if result.returncode == 0 else None
+
+
 def image_labels(image: str) -> dict[str, str]:
     try:
         return client().image.inspect(image).config.labels or {}
@@ -381,10 +420,14 @@ def image_labels(image: str) -> dict[str, str]:
 def push(image: str, log: Callable[[str], None]) -> None:
     if not image_exists(image):
         raise CogError(f"there is no image {image} here; build it first with cog build -t {image}")
+    _docker_push(image)
+    log(f"Pushed {image}")
+
+
+def _docker_push(image: str) -> None:
     result = subprocess.run(["docker", "push", "--quiet", image], capture_output=True, text=True)
     if result.returncode != 0:
         raise CogError(f"could not push {image}: {_docker_error(result.stderr)}")
-    log(f"Pushed {image}")
 
 
 def pull(image: str) -> None:

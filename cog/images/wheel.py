@@ -11,9 +11,11 @@ Both are reproducible (fixed timestamps and modes, sorted entries: same files, s
 from __future__ import annotations
 
 import base64
+import calendar
 import csv
 import hashlib
 import io
+import os
 import zipfile
 from importlib import metadata
 from pathlib import Path
@@ -191,6 +193,9 @@ def _write_wheel(target: Path, entries: list[tuple[str, bytes]], record_name: st
         record = io.StringIO()
         csv.writer(record, lineterminator="\n").writerows(rows)
         archive.writestr(_info(record_name), record.getvalue())
+    # uv records an installed file's modification time in its dist-info (uv_cache.json): the same for every build.
+    fixed = calendar.timegm((*_FIXED_TIME, 0, 0, 0))
+    os.utime(partial, (fixed, fixed))
     partial.replace(target)
     return target
 
