@@ -16,7 +16,9 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
 
+from cog.images.context import runtime_requirements
 from cog.matrix import load_matrix
 from tests.loopback import free_port
 from tests.wheels import make_wheel, serving, sha256
@@ -24,7 +26,9 @@ from tests.wheels import make_wheel, serving, sha256
 COG = [sys.executable, "-m", "cog.cli"]
 MACHINES = {"linux/amd64": "x86_64", "linux/arm64": "aarch64"}
 TORCH = "2.8.0"
-SERVER = {"pydantic": "2.9.0", "fastapi": "0.115.0", "uvicorn": "0.30.0", "httpx": "0.27.0"}
+# The prediction server's packages as cog declares them, each at the lowest version its requirement allows.
+SERVER = {Requirement(line).name: next(spec.version for spec in Requirement(line).specifier if spec.operator == ">=")
+          for line in runtime_requirements()}
 COG_YAML = ('build:\n  gpu: true\n  python_version: "3.11"\n  python_requirements: requirements.txt\n'
             'predict: "predict.py:Predictor"\n')
 PREDICT = "from cog import BasePredictor\n\n\nclass Predictor(BasePredictor):\n    def predict(self) -> str:\n        return 'ok'\n"
