@@ -278,6 +278,10 @@ def show(
     typer.echo(f"Files    {len(detail.manifest.files)} ({_size(detail.size)})\nImages")
     for build in detail.builds:
         typer.echo(f"  {build.variant}  {build.status:<9}  {build.reference or build.image}")
+        made = [f"{label} {value}" for label, value in (("from", build.base_image), ("epoch", build.source_date_epoch),
+                                                        ("lock", build.lock)) if value]
+        if made:
+            typer.echo(f"       {', '.join(made)}")
         if build.error:
             typer.echo(f"       {build.error}")
     if not detail.builds:

@@ -77,6 +77,13 @@ class BuiltImage:
     platforms: tuple[Platform, ...]
     plan: BuildPlan
     openapi_schema: dict = field(repr=False)
+    labels: dict[str, str] = field(repr=False, default_factory=dict)  # what the image was labelled with
+
+    @property
+    def provenance(self) -> dict[str, str | None]:
+        """How the image was made, as `cog show` tells it: its base image, the epoch of its files, its lock."""
+        return {"base_image": self.labels.get(LABEL_BASE_IMAGE), "source_date_epoch": self.labels.get(LABEL_EPOCH),
+                "lock": self.labels.get(LABEL_LOCK)}
 
 
 def image_tag(base: str, variant: Variant, variants: tuple[Variant, ...]) -> str:
@@ -140,8 +147,10 @@ def build_project(project: Project, options: BuildOptions, log: Callable[[str], 
             if schema is None:
                 schema = _openapi_schema(tag, plans[0], options)
             if not labelled:
-                _label(work, tag, _labels(project, plans[0], schema, options, files, weights), options, log)
-            built.append(BuiltImage(variant=variant, tag=tag, platforms=options.platforms, plan=plans[0], openapi_schema=schema))
+                labels = _labels(project, plans[0], schema, options, files, weights)
+                _label(work, tag, labels, options, log)
+            built.append(BuiltImage(variant=variant, tag=tag, platforms=options.platforms, plan=plans[0],
+                                    openapi_schema=schema, labels=labels))
     return built
 
 

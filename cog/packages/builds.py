@@ -124,8 +124,8 @@ class BuildQueue:
                     cache_from=(cache,), cache_to=f"{cache},mode=max", builder=self.settings.builder,
                     ca_bundle=self.settings.ca_bundle, base_image_mirror=self.settings.base_image_mirror, progress="plain",
                 )
-                build_project(project, options, running.lines.append)
-            outcome = {"status": "succeeded", "digest": docker.registry_digest(build.image)}
+                [image] = build_project(project, options, running.lines.append)
+            outcome = {"status": "succeeded", "digest": docker.registry_digest(build.image), **image.provenance}
             self.log(f"Built and pushed {build.image}")
         except CogError as exc:
             outcome = {"status": "failed", "error": str(exc)}

@@ -45,6 +45,10 @@ class Build(BaseModel):
     finished_at: datetime | None = None
     heartbeat_at: datetime | None = Field(None, description="refreshed while a server builds it")
     error: str | None = None
+    # How the image was made (its labels run.cog.base_image, run.cog.source_date_epoch, run.cog.lock), once built.
+    base_image: str | None = Field(None, description="the base image, by digest when cog.lock pins it")
+    source_date_epoch: str | None = Field(None, description="SOURCE_DATE_EPOCH of the build: the files' time")
+    lock: str | None = Field(None, description="sha256 of the cog.lock the image installed, when it had one")
 
     @property
     def reference(self) -> str | None:

@@ -45,6 +45,8 @@ def test_build_on_one_server_infer_through_another(start_server, run_cog, s3_url
     assert f"alice/hello  {package_id[:12]}" in run_cog("list", cwd=elsewhere).stdout
     shown = run_cog("show", package_id[:10], cwd=elsewhere).stdout
     assert f"cpu  succeeded  {registry}/alice/hello@sha256:" in shown
+    # How the image was made, from its labels: the base image and the epoch its files carry (no cog.lock here).
+    assert "from python:3.11-slim, epoch 315532800\n" in shown
     inferred = run_cog("infer", package_id[:10], "-i", "text=world", cwd=elsewhere)
     assert inferred.stdout == "hello world\n", inferred.stderr
 
