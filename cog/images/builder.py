@@ -233,7 +233,8 @@ def read_openapi_schema(path: Path) -> dict:
         validate(schema)
     except OpenAPIValidationError as exc:
         at = "/".join(str(part) for part in exc.absolute_path)
-        raise CogError(f"{where} is not a valid OpenAPI document: {exc.message}" + (f" (at {at})" if at else "")) from None
+        reason = exc.message.partition("\n")[0]  # openapi-spec-validator 0.9 appends the schema and the instance
+        raise CogError(f"{where} is not a valid OpenAPI document: {reason}" + (f" (at {at})" if at else "")) from None
     return schema
 
 
