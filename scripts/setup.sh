@@ -9,10 +9,11 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$here/lib.sh"
 
 # Everything the steps install from the machine's own apt suite, in one apt-get call on a fresh machine.
-# chromium and chromium-driver: the real browser of the web pages' tests (tests/web); iproute2: `ip link set lo up`
-# in the network namespaces of tests/contracts.
+# chromium, chromium-driver and firefox-esr: the real browsers of the web pages' tests (tests/web; Firefox is driven
+# over its own WebDriver BiDi agent, as Debian has no geckodriver); iproute2: `ip link set lo up` in the network
+# namespaces of tests/contracts.
 ensure_pkgs qemu-user-static binfmt-support docker-registry apache2-utils curl debootstrap ca-certificates \
-  chromium chromium-driver iproute2
+  chromium chromium-driver firefox-esr iproute2
 
 elapsed() { awk -v now="$EPOCHREALTIME" -v t0="$1" 'BEGIN { printf "%.1f", now - t0 }'; }
 

@@ -1,5 +1,6 @@
-"""A real browser for the web pages: Debian's Chromium, driven by Selenium through Debian's chromedriver
-(scripts/setup.sh installs both). One browser for the whole session; each test loads its page afresh.
+"""Real browsers for the web pages: Debian's Chromium, driven by Selenium through Debian's chromedriver, and
+Debian's Firefox ESR, driven over WebDriver BiDi (bidi.py; scripts/setup.sh installs all three). One browser of
+each for the whole session; each test loads its page afresh.
 
 Screenshots of each page go to $COG_TEST_ARTIFACTS/browser (default: a pytest temporary directory); the ones in
 docs/images/ were taken by these tests.
@@ -19,11 +20,13 @@ import pytest
 import uvicorn
 
 from tests.runtime.conftest import InProcessServer, wait_until
+from tests.web.bidi import Firefox
 from cog.server.runner import Settings
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CHROMIUM = ("chromium", "chromium-browser")
 CHROMEDRIVER = "chromedriver"
+FIREFOX = ("firefox-esr", "firefox")
 
 
 def _missing(what: str) -> None:
@@ -86,7 +89,14 @@ class Browser:
 
 
 @pytest.fixture(scope="session")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = Path(os.environ.get("COG_TEST_ARTIFACTS") or tmp_path_factory.mktemp("artifacts")) / "browser"
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def browser(artifacts: Path) -> Iterator[Browser]:
     binary = next((path for path in map(shutil.which, CHROMIUM) if path), None)
     driver_path = shutil.which(CHROMEDRIVER) or ("/usr/bin/chromedriver" if os.path.exists("/usr/bin/chromedriver") else None)
     if binary is None or driver_path is None:
@@ -103,12 +113,42 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=driver_path), options=options)
     driver.set_script_timeout(30)
-    artifacts = Path(os.environ.get("COG_TEST_ARTIFACTS") or tmp_path_factory.mktemp("artifacts")) / "browser"
-    artifacts.mkdir(parents=True, exist_ok=True)
     try:
         yield Browser(driver, artifacts)
     finally:
         driver.quit()
+
+
+class FirefoxPage(Firefox):
+    """The BiDi client, with the waits every page test needs and its screenshots among the artifacts."""
+
+    artifacts: Path
+
+    def until(self, condition: Callable[[], Any], what: str, timeout: float = 30) -> Any:
+        """Wait for `condition()` to be true; on timeout, fail with `what` and save a screenshot."""
+        try:
+            return wait_until(condition, timeout=timeout, what=what)
+        except AssertionError as exc:
+            shot = self.shot(f"failed-{what[:40].replace(' ', '-')}")
+            raise AssertionError(f"{exc}; the page ({shot}):\n{self.text('main')[:2000]}\nconsole: {self.errors()}") from None
+
+    def shot(self, name: str, at: str = "") -> Path:
+        """The viewport as a PNG in the artifacts: from the top of the page, or with the element `at` in view."""
+        self.scroll_to(at)
+        return self.screenshot(self.artifacts / f"firefox-{name}.png")
+
+
+@pytest.fixture(scope="session")
+def firefox(artifacts: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FirefoxPage]:
+    binary = next((path for path in map(shutil.which, FIREFOX) if path), None)
+    if binary is None:
+        _missing("Firefox (Debian's firefox-esr) is not installed")
+    page = FirefoxPage.start(binary, tmp_path_factory.mktemp("firefox-profile"))
+    page.artifacts = artifacts
+    try:
+        yield page
+    finally:
+        page.close()
 
 
 @pytest.fixture(scope="module")
