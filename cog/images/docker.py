@@ -57,8 +57,7 @@ def capabilities(builder: str | None) -> Capabilities:
     except DockerException as exc:
         reason = _exception_error(exc)
         if builder:
-            raise CogError(f"--builder {builder}: there is no such buildx builder here ({reason}); see the builders "
-                           f"with docker buildx ls, or leave --builder out to use the active one") from None
+            raise _no_such_builder(builder, None if re.search(r"no builder .* found", reason) else reason) from None
         raise CogError(f"cannot read the active buildx builder ({reason}); check docker buildx ls") from None
     if inspected.driver != "docker":
         return Capabilities(driver=inspected.driver, multi_platform_build=True, multi_platform_load=False)
@@ -68,6 +67,12 @@ def capabilities(builder: str | None) -> Capabilities:
         raise CogError(f"cannot reach the Docker daemon ({_exception_error(exc)}); start Docker and try again") from None
     containerd_store = any(key == "driver-type" and "containerd" in value for key, value in driver_status)
     return Capabilities(driver="docker", multi_platform_build=containerd_store, multi_platform_load=containerd_store)
+
+
+def _no_such_builder(builder: str, reason: str | None = None) -> CogError:
+    because = f" ({reason})" if reason else ""
+    return CogError(f"--builder {builder}: there is no such buildx builder here{because}; see the builders with "
+                    f"docker buildx ls, or leave --builder out to use the active one")
 
 
 def build(
@@ -186,8 +191,7 @@ def _run_build(log: Callable[[str], None], progress: str, **arguments) -> list[s
         if unpulled:
             raise CogError(unpulled) from None
         if arguments.get("builder") and re.search(r"no builder .* found", _exception_error(exc)):
-            raise CogError(f"--builder {arguments['builder']}: there is no such buildx builder here; see the builders "
-                           f"with docker buildx ls, or leave --builder out to use the active one") from None
+            raise _no_such_builder(arguments["builder"]) from None
         raise CogError(f"the image build failed: {_failure(lines) or _exception_error(exc)}") from None
     return lines
 
