@@ -88,12 +88,14 @@ def coglet_python() -> Path:
 
 
 def ceiling_python() -> Path:
-    """A venv with the FastAPI and uvicorn versions of ours, plus uvloop and httptools."""
+    """A venv with the server packages of ours at our versions (our runtime runs there too), plus uvloop and
+    httptools."""
     from importlib import metadata
 
     pins = [f"fastapi=={metadata.version('fastapi')}", f"uvicorn=={metadata.version('uvicorn')}",
-            f"pydantic=={metadata.version('pydantic')}", f"httpx=={metadata.version('httpx')}", "uvloop", "httptools"]
-    venv = CACHE / ("ceiling-" + "-".join(pin.split("==")[-1] for pin in pins[:4]))
+            f"pydantic=={metadata.version('pydantic')}", f"httpx=={metadata.version('httpx')}",
+            f"prometheus-client=={metadata.version('prometheus-client')}", "uvloop", "httptools"]
+    venv = CACHE / ("ceiling-" + "-".join(pin.split("==")[-1] for pin in pins[:5]))
     python = venv / "bin" / "python"
     if not (venv / ".complete").exists():
         print(f"installing {' '.join(pins)} into {venv} ...", flush=True)
