@@ -88,10 +88,13 @@ def test_a_push_killed_during_its_upload_sends_only_the_rest_when_run_again(make
             push.wait(10)
             held.clear()
             release.set()
-        assert store.missing_blobs(local.manifest.digests()) == [big_digest]
+        # Released, the held upload either fails (its body was cut) or lands (the whole body had reached the
+        # server's socket before the kill): either way, only the big blob may be missing now.
+        missing = store.missing_blobs(local.manifest.digests())
+        assert missing in ([big_digest], [])
 
         store.sent.clear()
         result = run_cog("build", cwd=project)
     assert result.stdout.strip() == local.id
-    assert store.sent == [big_digest]  # only what had not arrived
+    assert store.sent in (missing, [])  # only what had not arrived (it may have landed in the meantime)
     assert store.missing_blobs(local.manifest.digests()) == []
