@@ -43,10 +43,11 @@ the app alone: `create_app(settings)`, whose model runs in a worker process, or 
 The OpenAPI schema without starting anything: `cog.server.process.openapi_schema_for(predict_ref, ...)`, or
 `python -m cog.sdk.worker --openapi predict.py:Predictor` on the model's interpreter.
 
-Endpoints: GET / (index), GET /playground (a page to try the model: cog.server.playground), GET /health-check, GET /livez, GET /readyz (cog.server.probes), GET /openapi.json,
-GET /metrics (Prometheus), POST /predictions (sync; `Prefer: respond-async` -> 202; `Accept: text/event-stream`
--> server-sent events), PUT /predictions/{id} (idempotent), GET /predictions/{id} (poll),
-POST /predictions/{id}/cancel, POST /shutdown, /trainings twins, and the platforms' routes (cog.server.platforms).
+Endpoints: GET / (index), GET /playground (a page to try the model: cog.server.playground), GET /health-check,
+GET /livez, GET /readyz (cog.server.probes), GET /openapi.json, GET /metrics (Prometheus), POST /predictions
+(sync; `Prefer: respond-async` -> 202; `Accept: text/event-stream` -> server-sent events), PUT /predictions/{id}
+(idempotent), GET /predictions/{id} (poll), POST /predictions/{id}/cancel, POST /shutdown, /trainings twins, and
+the platforms' routes (cog.server.platforms).
 Every error answer is a RequestError raised by a handler and rendered by the app's one exception handler.
 """
 
