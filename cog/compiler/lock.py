@@ -18,6 +18,14 @@ from cog.errors import CogError
 _HASH = re.compile(r"--hash=(\S+)")
 
 
+def seed_packages(python_version: str) -> tuple[str, ...]:
+    """What `uv venv --seed` puts in the model's environment for build commands (pip; setuptools and wheel too
+    below Python 3.12, as Python's own venv did): a locked image installs them from cog.lock instead, so that no
+    version in it depends on the day of the build. seed_packages("3.12") → ("pip",)."""
+    major, minor = (int(part) for part in python_version.split(".")[:2])
+    return ("pip",) if (major, minor) >= (3, 12) else ("pip", "setuptools", "wheel")
+
+
 def requested(plan: BuildPlan, requirements_text: str, server_requirements: tuple[str, ...]) -> str:
     """The digest of everything the resolver is given for an image: its Python, platform, CUDA, the requirements
     file as the image installs it (index options included), constraints, overrides and the server's packages.
@@ -26,7 +34,7 @@ def requested(plan: BuildPlan, requirements_text: str, server_requirements: tupl
         "variant": plan.variant, "platform": plan.platform, "python": plan.python_version, "cuda": plan.cuda,
         "requirements": requirements_text, "constraints": list(plan.python_constraints),
         "overrides": list(plan.python_overrides), "pre": plan.install_options.pre,
-        "server": list(server_requirements),
+        "server": list(server_requirements), "seed": list(seed_packages(plan.python_version)),
     }
     return "sha256:" + hashlib.sha256(json.dumps(asked, sort_keys=True).encode()).hexdigest()
 
@@ -62,20 +70,23 @@ def make_lock(
     images: list[LockedImage],
     model: dict[str, list[tuple[str, str, tuple[str, ...]]]],
     server: dict[str, list[tuple[str, str, tuple[str, ...]]]],
+    seed: dict[str, list[tuple[str, str, tuple[str, ...]]]] | None = None,
 ) -> CogLock:
     """One lock from each image's resolution (by image key): a package that several images install at the same
     version is written once, naming them, with the union of their hashes."""
     merged: dict[tuple[str, str], dict] = {}
-    for environment, resolved in (("model", model), ("server", server)):
+    for environment, resolved in (("model", model), ("server", server), ("seed", seed or {})):
         for key, packages in resolved.items():
             for name, version, hashes in packages:
-                entry = merged.setdefault((name, version), {"model": set(), "server": set(), "hashes": set()})
+                entry = merged.setdefault((name, version), {"model": set(), "server": set(), "seed": set(),
+                                                            "hashes": set()})
                 entry[environment].add(key)
                 entry["hashes"].update(hashes)
     order = [image.key for image in images]
     packages = tuple(
         LockedPackage(name=name, version=version, model=tuple(sorted(entry["model"], key=order.index)),
-                      server=tuple(sorted(entry["server"], key=order.index)), hashes=tuple(sorted(entry["hashes"])))
+                      server=tuple(sorted(entry["server"], key=order.index)),
+                      seed=tuple(sorted(entry["seed"], key=order.index)), hashes=tuple(sorted(entry["hashes"])))
         for (name, version), entry in sorted(merged.items(), key=lambda item: (item[0][0], _version_key(item[0][1])))
     )
     return CogLock(uv=uv, inputs=dict(sorted(inputs.items())), image=tuple(images), package=packages)
@@ -107,6 +118,7 @@ def locked_plan(plan: BuildPlan, lock: CogLock) -> BuildPlan:
         "python_constraints": (),
         "python_overrides": (),
         "server_requirements": lock.lines(key, "server"),
+        "seed_requirements": lock.lines(key, "seed"),
         "install_options": plan.install_options.model_copy(update={
             "no_deps": True, "require_hashes": bool(model_lines),
         }),

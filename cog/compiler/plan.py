@@ -49,6 +49,7 @@ class BuildPlan(BaseModel):
     python_constraints: tuple[str, ...] = ()
     python_overrides: tuple[str, ...] = ()  # versions that win over anything the requirements resolve to
     server_requirements: tuple[str, ...] = ()  # the prediction server's packages as cog.lock pins them; () unlocked
+    seed_requirements: tuple[str, ...] = ()  # pip & co. as cog.lock pins them; () unlocked: uv venv --seed
     install_options: InstallOptions = InstallOptions()
     local_paths: tuple[LocalPath, ...] = ()
     pre_install: tuple[str, ...] = ()

@@ -17,6 +17,8 @@
     version = "2.1.3"
     model = ["cpu linux/amd64", …]             the images whose model environment installs it
     server = ["cpu linux/amd64", …]            ...and whose prediction server's environment does
+    seed = ["cpu linux/amd64", …]              ...and whose model environment has it from the start, for build
+                                               commands (pip, setuptools, wheel and what they need)
     hashes = ["sha256:…", …]
 
 This module reads and checks the file (pure: the text in, a CogLock out); cog.images.locking writes it.
@@ -58,6 +60,7 @@ class LockedPackage(_Value):
     version: str
     model: tuple[str, ...] = ()
     server: tuple[str, ...] = ()
+    seed: tuple[str, ...] = ()
     hashes: tuple[str, ...] = ()
 
     def line(self) -> str:
@@ -76,7 +79,8 @@ class CogLock(_Value):
         return next((image for image in self.image if image.variant == variant and image.platform == platform), None)
 
     def lines(self, key: str, environment: str = "model") -> tuple[str, ...]:
-        """The requirement lines, with hashes, that one environment (model or server) of an image installs."""
+        """The requirement lines, with hashes, that one environment of an image installs: the
+        model's, the server's, or the seed of the model's (pip & co.)."""
         return tuple(package.line() for package in self.package if key in getattr(package, environment))
 
 

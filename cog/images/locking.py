@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Iterable
 
-from cog.compiler.lock import locked_plan, make_lock, parse_compiled, requested
+from cog.compiler.lock import locked_plan, make_lock, parse_compiled, requested, seed_packages
 from cog.compiler.plan import BuildPlan
 from cog.compiler.render import render_lock, render_requirements
 from cog.compiler.resolve import resolve_all
@@ -78,7 +78,7 @@ def lock_project(project: Project, plans: list[BuildPlan], log: Callable[[str], 
         raise CogError(f"python_requirements names {requirements.file}, a lock already: cog builds install it as "
                        f"locked; cog lock resolves requirements files and pyproject.toml")
     server = runtime_requirements(project.config.tracing)
-    images, model, served = [], {}, {}
+    images, model, served, seeded = [], {}, {}, {}
     with tempfile.TemporaryDirectory(prefix="cog-lock-") as scratch:
         for plan in plans:
             if plan.local_paths:
@@ -88,14 +88,20 @@ def lock_project(project: Project, plans: list[BuildPlan], log: Callable[[str], 
             log(f"Resolving the {plan.variant.upper()} image for {plan.platform} (Python {plan.python_version})")
             text = render_requirements(plan)
             model[key] = _compile(plan, text, Path(scratch), "model", ca_bundle) if plan.python_requirements else []
-            served[key] = _compile(plan, "".join(f"{line}\n" for line in server), Path(scratch), "server", ca_bundle,
+            served[key] = _compile(plan, _lines(server), Path(scratch), "server", ca_bundle, model_options=False)
+            seeded[key] = _compile(plan, _lines(seed_packages(plan.python_version)), Path(scratch), "seed", ca_bundle,
                                    model_options=False)
             images.append(LockedImage(
                 variant=plan.variant, platform=plan.platform, python=plan.python_version, base_image=plan.base_image,
                 base_image_digest=docker.image_digest(plan.base_image),
                 requested=requested(plan, text, server),
             ))
-    return make_lock(uv=uv_version(), inputs=lock_inputs(project), images=images, model=model, server=served)
+    return make_lock(uv=uv_version(), inputs=lock_inputs(project), images=images, model=model, server=served,
+                     seed=seeded)
+
+
+def _lines(requirements: Iterable[str]) -> str:
+    return "".join(f"{line}\n" for line in requirements)
 
 
 def write_lock(project: Project, lock: CogLock) -> Path:
@@ -179,7 +185,9 @@ def _compile(plan: BuildPlan, text: str, scratch: Path, environment: str, ca_bun
     except subprocess.TimeoutExpired:
         raise CogError(f"uv did not resolve the {environment} requirements of the {plan.variant} image for "
                        f"{plan.platform} within {UV_TIMEOUT_S} s") from None
-    what = f"the {'model' if environment == 'model' else 'prediction server'}'s requirements of the {plan.variant} image for {plan.platform}"
+    packages = {"model": "the model's requirements", "server": "the prediction server's requirements",
+                "seed": "the model environment's pip and its kin"}[environment]
+    what = f"{packages} of the {plan.variant} image for {plan.platform}"
     if result.returncode != 0:
         raise CogError(f"uv cannot resolve {what}: {_uv_error(result.stderr)}")
     return parse_compiled(result.stdout, what)

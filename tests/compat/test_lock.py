@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
+from cog.compiler.lock import seed_packages
 from cog.images.context import runtime_requirements
 from cog.matrix import load_matrix
 from tests.loopback import free_port
@@ -41,7 +42,8 @@ def _tag(machine: str) -> str:
 @pytest.fixture(scope="module")
 def indexes(tmp_path_factory):
     """(the project's index URL, the PyTorch mirror URL with {index}): torch for each build cuda_matrix/ lists
-    for TORCH, a CUDA build requiring an nvidia-* package, a package only for aarch64, the server's packages."""
+    for TORCH, a CUDA build requiring an nvidia-* package, a package only for aarch64, the server's packages and
+    the model environment's seed."""
     root = tmp_path_factory.mktemp("indexes")
     simple = root / "simple"
     row = next(row for row in load_matrix().torch if row.torch == TORCH)
@@ -59,6 +61,8 @@ def indexes(tmp_path_factory):
     make_wheel(simple / "tinydep", "tinydep", "1.0.0")
     make_wheel(simple / "tinydep", "tinydep", "1.2.0")
     make_wheel(simple / "onlyarm", "onlyarm", "0.1.0", _tag("aarch64"))
+    for name in seed_packages("3.11"):  # what the model's environment starts with
+        make_wheel(simple / name, name, "1.0")
     for name, version in SERVER.items():
         make_wheel(simple / name, name, version)
     with serving(root) as url:
@@ -121,6 +125,8 @@ def test_lock_resolves_each_variant_and_platform_with_its_torch_build(locked_onc
     assert [(p["version"], p["model"]) for p in packages(lock, "tinydep")] == [("1.2.0", keys)]
     for name, version in SERVER.items():
         assert [(p["version"], p["server"], p.get("model")) for p in packages(lock, name)] == [(version, keys, None)]
+    for name in seed_packages("3.11"):
+        assert [(p["version"], p["seed"]) for p in packages(lock, name)] == [("1.0", keys)]
 
 
 def test_the_lock_holds_each_wheels_hash_and_the_files_it_was_made_from(locked_once, indexes):

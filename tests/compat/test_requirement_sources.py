@@ -1,11 +1,16 @@
-"""Where requirements come from, built for real: pyproject.toml with an extra and a dependency group, uv.lock and
-pylock.toml. Each model answers with the distributions installed in its environment (but pip, setuptools, wheel
+"""Where requirements come from, built for real: pyproject.toml with an extra and a dependency group, uv.lock,
+pylock.toml, and cog.lock made by `cog lock`. Each model answers with the distributions installed in its environment (but pip, setuptools, wheel
 and cog, which every image has), which must be exactly what the file says: for a lock, its versions (older ones
 than a resolution would pick), and nothing else."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import tomllib
+
 import pytest
+from packaging.utils import canonicalize_name
 
 pytestmark = pytest.mark.docker
 
@@ -61,3 +66,37 @@ def test_a_tampered_hash_fails_the_install(cog, compat_project):
     result = cog("build", cwd=project, check=False)
     assert result.returncode == 1
     assert "Hash mismatch for `six==1.15.0`" in result.stderr, result.stderr[-2000:]
+
+
+# Every distribution in one of the image's environments, by canonical name: what `docker run` answers.
+INSTALLED = ("import importlib.metadata, json; print(json.dumps(sorted({d.metadata['Name']: d.version "
+             "for d in importlib.metadata.distributions()}.items())))")
+
+
+def test_a_built_image_has_in_each_environment_exactly_what_cog_lock_says(cog, compat_project, image_name):
+    """requirements.txt with ranges, locked by `cog lock` and built: the model's environment holds the lock's
+    model packages and its seed (pip, setuptools, wheel and what they need) at the locked versions, the server's
+    its own, and each nothing else but the cog wheel."""
+    project = compat_project("requirements-pyproject")
+    (project / "pyproject.toml").unlink()
+    (project / "requirements.txt").write_text("six>=1.15\nidna>=3.6,<3.8\n", encoding="utf-8")
+    (project / "cog.yaml").write_text('build:\n  python_version: "3.11"\n  python_requirements: requirements.txt\n'
+                                      'predict: "predict.py:Predictor"\n', encoding="utf-8")
+    cog("lock", "--platform", "linux/amd64", cwd=project)
+    lock = tomllib.loads((project / "cog.lock").read_text(encoding="utf-8"))
+    tag = image_name("cog-compat-locked")
+    cog("build", "-t", tag, cwd=project)
+
+    def locked(*environments: str) -> dict[str, str]:
+        return {package["name"]: package["version"] for package in lock["package"]
+                if any("cpu linux/amd64" in package.get(environment, ()) for environment in environments)}
+
+    def installed(python: str) -> dict[str, str]:
+        answer = subprocess.run(["docker", "run", "--rm", tag, python, "-c", INSTALLED],
+                                capture_output=True, text=True, check=True).stdout
+        return {canonicalize_name(name): version for name, version in json.loads(answer) if name != "cog"}
+
+    model = locked("model", "seed")
+    assert {"six", "idna", "pip", "setuptools", "wheel"} <= model.keys()
+    assert installed("/opt/cog/model/bin/python") == model
+    assert installed("/opt/cog/server/bin/python") == locked("server")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cog.compiler.lock import locked_plan, make_lock, parse_compiled, requested
+from cog.compiler.lock import locked_plan, make_lock, parse_compiled, requested, seed_packages
 from cog.compiler.plan import BuildPlan, InstallOptions
 from cog.compiler.render import render_dockerfile, render_lock, render_requirements
 from cog.config.cog_lock import LockedImage, read_cog_lock
@@ -64,7 +64,9 @@ def test_a_package_that_images_share_is_written_once_naming_them_with_the_union_
 
 def test_a_written_lock_reads_back_the_same(tmp_path: Path):
     lock = make_lock(uv="0.13.9", inputs={"cog.yaml": "sha256:c"}, images=[image(), image("gpu", digest=None)],
-                     model={"cpu linux/amd64": [("numpy", "2.1.3", ("sha256:a",))]}, server={})
+                     model={"cpu linux/amd64": [("numpy", "2.1.3", ("sha256:a",))]}, server={},
+                     seed={"cpu linux/amd64": [("pip", "25.0", ("sha256:p",))], "gpu linux/amd64": [("pip", "25.0", ())]})
+    assert lock.lines("gpu linux/amd64", "seed") == ("pip==25.0 \\\n    --hash=sha256:p",)
     path = tmp_path / "cog.lock"
     path.write_text(render_lock(lock), encoding="utf-8")
     assert read_cog_lock(path) == lock
@@ -88,7 +90,8 @@ def test_a_lock_cog_cannot_read_is_a_located_one_line_error(tmp_path: Path, text
 def test_a_locked_plan_installs_the_lines_by_hash_from_the_base_image_by_digest():
     lock = make_lock(uv="0.13.9", inputs={}, images=[image()],
                      model={"cpu linux/amd64": [("numpy", "2.1.3", ("sha256:a",))]},
-                     server={"cpu linux/amd64": [("fastapi", "0.115.0", ("sha256:f",))]})
+                     server={"cpu linux/amd64": [("fastapi", "0.115.0", ("sha256:f",))]},
+                     seed={"cpu linux/amd64": [("pip", "25.0", ("sha256:p",))]})
     pinned = locked_plan(plan(python_constraints=("numpy<3",), python_overrides=("numpy==2.1.3",)), lock)
     assert pinned.base_image == "python:3.11-slim@sha256:base"
     assert pinned.python_requirements == ("numpy==2.1.3 \\\n    --hash=sha256:a",)
@@ -99,6 +102,21 @@ def test_a_locked_plan_installs_the_lines_by_hash_from_the_base_image_by_digest(
     assert "FROM python:3.11-slim@sha256:base\n" in dockerfile
     assert "fastapi==0.115.0 \\\n    --hash=sha256:f\nCOG_SERVER_REQUIREMENTS" in dockerfile
     assert "--no-deps --require-hashes -r /opt/cog/server-requirements.txt" in dockerfile
+    # pip from the lock, not the newest of the day that `uv venv --seed` would take
+    assert "pip==25.0 \\\n    --hash=sha256:p\nCOG_SEED_REQUIREMENTS" in dockerfile
+    assert "uv venv --python 3.11 /opt/cog/model \\\n" in dockerfile and "--seed" not in dockerfile
+    assert "--no-deps --require-hashes -r /opt/cog/seed-requirements.txt\n" in dockerfile
+
+
+def test_an_unlocked_image_seeds_the_newest_pip():
+    assert "uv venv --seed --python 3.11 /opt/cog/model\n" in render_dockerfile(plan())
+
+
+@pytest.mark.parametrize(("python", "seed"), [("3.10", ("pip", "setuptools", "wheel")),
+                                              ("3.11", ("pip", "setuptools", "wheel")), ("3.12", ("pip",)),
+                                              ("3.13", ("pip",))])
+def test_the_seed_is_what_uv_venv_seed_installs_for_the_python(python, seed):
+    assert seed_packages(python) == seed
 
 
 def test_what_is_asked_of_the_resolver_changes_with_each_input_it_is_given():
