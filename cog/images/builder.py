@@ -38,7 +38,7 @@ from cog.errors import CogError, ConfigWarning, last_line
 from cog.config.model import Variant, completed_config
 
 Progress = Literal["auto", "plain", "quiet"]
-CA_BUNDLE_SECRET = "cog-ca-bundle"  # the id templates/ca-env.sh reads
+CA_BUNDLE_SECRET = "cog-ca-bundle"  # the id templates/build-step.sh reads
 
 LABEL_CONFIG = "run.cog.config"
 LABEL_SCHEMA = "run.cog.openapi_schema"
@@ -175,7 +175,7 @@ def _build_variant(job: VariantBuild, options: BuildOptions, log: Callable[[str]
     """Build the variant's images; True when they carry `labels` (the one-call build puts them on)."""
     common = dict(context=job.context, contexts=job.contexts, secrets=job.secrets, no_cache=options.no_cache,
                   builder=options.builder, cache_from=options.cache_from, cache_to=options.cache_to,
-                  progress=options.progress, log=log)
+                  progress=options.progress, log=log, source_date_epoch=SOURCE_DATE_EPOCH)
     platforms = [plan.platform for plan in job.plans]
 
     def one_call_builds_all() -> bool:
@@ -185,7 +185,7 @@ def _build_variant(job: VariantBuild, options: BuildOptions, log: Callable[[str]
     if len(set(job.dockerfiles)) == 1 and (len(job.plans) == 1 or one_call_builds_all()):
         dockerfile = _write_dockerfile(job.work, f"{job.variant}", job.dockerfiles[0], job.ignore)
         docker.build(dockerfile=dockerfile, platforms=platforms, tag=job.tag, load=not options.push, push=options.push,
-                     labels=labels, source_date_epoch=SOURCE_DATE_EPOCH, **common)
+                     labels=labels, **common)
         return labels is not None
     if not options.push:
         raise CogError(

@@ -97,38 +97,23 @@ def build(
     """Build and return the build log. Each step's log line says CACHED when BuildKit reused it.
 
     With `source_date_epoch`, BuildKit dates the image and its history at that time and hands it to RUN steps
-    (SOURCE_DATE_EPOCH), and a loaded image has every file time in its layers clamped to it (rewrite-timestamp):
-    the same Dockerfile and files give the same digest. The engine's own exporter refuses rewrite-timestamp (it
-    unpacks as it stores), so there the image goes through an OCI archive and `docker load`, which keeps its
-    digest, and is pushed from the engine."""
+    (SOURCE_DATE_EPOCH), where the generated Dockerfile dates every file a step writes at it as well
+    (templates/build-step.sh): the same Dockerfile and files give the same digest, with the engine's own exporter."""
     arguments = dict(
         context_path=str(context), file=str(dockerfile), build_contexts=contexts, platforms=platforms,
         secrets=list(secrets), labels=labels or {}, cache=not no_cache, builder=builder,
-        **_cache_arguments(cache_from, cache_to),
+        build_args=_epoch_argument(source_date_epoch), **_cache_arguments(cache_from, cache_to),
     )
-    if source_date_epoch is not None:
-        arguments["build_args"] = {"SOURCE_DATE_EPOCH": str(source_date_epoch)}
-    able = capabilities(builder)
-    # An engine without the containerd image store loads no OCI archive of several platforms (nor any, before 25).
-    if source_date_epoch is None or (able.driver == "docker" and not able.multi_platform_load):
-        return _run_build(log, progress, tags=[tag], load=load, push=push, **arguments)
-    if push and able.driver != "docker":  # a builder of its own stores nothing in the engine: it can rewrite
-        return _run_build(log, progress, output={"type": "image", "name": tag, "push": "true",
-                                                 "rewrite-timestamp": "true"}, **arguments)
-    with tempfile.TemporaryDirectory(prefix="cog-image-") as scratch:
-        archive = Path(scratch) / "image.tar"
-        lines = _run_build(log, progress, output={"type": "oci", "dest": str(archive), "name": tag,
-                                                  "rewrite-timestamp": "true"}, **arguments)
-        result = subprocess.run(["docker", "load", "--quiet", "--input", str(archive)], capture_output=True, text=True)
-        if result.returncode != 0:
-            raise CogError(f"the image was built, but docker load refused it: {_docker_error(result.stderr)}")
-    if push:  # the loaded image, so the registry gets the same digest
-        _docker_push(tag)
-    return lines
+    return _run_build(log, progress, tags=[tag], load=load, push=push, **arguments)
+
+
+def _epoch_argument(source_date_epoch: int | None) -> dict[str, str]:
+    return {} if source_date_epoch is None else {"SOURCE_DATE_EPOCH": str(source_date_epoch)}
 
 
 def build_and_push_platform(*, tag: str, platform: str, log, progress="plain", context, dockerfile, contexts,
-                            secrets=(), no_cache=False, builder=None, cache_from=(), cache_to=None) -> str:
+                            secrets=(), no_cache=False, builder=None, cache_from=(), cache_to=None,
+                            source_date_epoch: int | None = None) -> str:
     """Build one platform, push it under its own tag (the docker driver cannot push by digest alone) and
     return REPOSITORY@DIGEST for join_platforms."""
     with tempfile.TemporaryDirectory() as scratch:
@@ -138,7 +123,7 @@ def build_and_push_platform(*, tag: str, platform: str, log, progress="plain", c
             context_path=str(context), file=str(dockerfile), build_contexts=contexts, platforms=[platform],
             output={"type": "image", "name": tag, "push": "true"},
             metadata_file=str(metadata), secrets=list(secrets), cache=not no_cache, builder=builder,
-            **_cache_arguments(cache_from, cache_to),
+            build_args=_epoch_argument(source_date_epoch), **_cache_arguments(cache_from, cache_to),
         )
         repository = tag.rsplit(":", 1)[0] if ":" in tag.rsplit("/", 1)[-1] else tag
         return f"{repository}@{json.loads(metadata.read_text())['containerimage.digest']}"

@@ -21,6 +21,7 @@ from packaging.requirements import Requirement
 from cog.compiler.lock import seed_packages
 from cog.images.context import runtime_requirements
 from cog.matrix import load_matrix
+from tests.heredocs import heredoc
 from tests.loopback import free_port
 from tests.wheels import make_wheel, serving, sha256
 
@@ -146,7 +147,7 @@ def test_locking_again_writes_the_same_file(locked_project, indexes):
 def test_the_dockerfile_installs_the_lock_with_hashes(locked_once, indexes):
     result = cog(locked_once[0], indexes, "generate-dockerfile", "--variant", "gpu", "--platform", "linux/arm64")
     assert result.returncode == 0, result.stderr
-    body = result.stdout.split("<<'COG_REQUIREMENTS' /opt/cog/requirements.txt\n", 1)[1].split("\nCOG_REQUIREMENTS\n")[0]
+    body = heredoc(result.stdout, "COG_REQUIREMENTS")
     names = [line.split(" ")[0] for line in body.splitlines() if not line.startswith((" ", "--"))]
     assert names == ["nvidia-cublas-cu12==12.8.1", "onlyarm==0.1.0", "tinydep==1.2.0", f"torch=={TORCH}+cu128"]
     assert "--hash=sha256:" in body

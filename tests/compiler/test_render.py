@@ -5,6 +5,7 @@ Update the snapshots after an intended change with `pytest tests/compiler/test_r
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from cog.images.imports import read_imports
 from cog.compiler.render import dockerfile_quote, render_dockerfile
 from cog.compiler.resolve import resolve
 from cog.config.parse import load_config
+from tests.heredocs import heredoc
 
 CORPUS = Path(__file__).parent / "corpus"
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -34,6 +36,7 @@ EXTRA_TARGETS = {
     "requirements-uv-lock-torch-cpu": [("cpu", "linux/arm64")],
 }
 MIRRORS = {"mirror": "registry.internal:5000/hub"}
+CODE_STEP = "RUN --mount=type=bind,target=/tmp/cog-code "  # the code's step, the last
 
 
 def projects() -> dict[str, Path]:
@@ -73,12 +76,16 @@ def test_dockerfile_is_well_formed(name, variant, platform):
     text = render(name, variant, platform)
     assert not text.startswith("# syntax="), "a syntax line makes BuildKit pull a frontend image"
     instructions = [line.split()[0] for line in _logical_lines(text)]
-    assert instructions[0] == "FROM" and instructions.count("FROM") == 2
+    assert instructions[0] == "FROM" and instructions.count("FROM") == 2 + (" AS cog-weights\n" in text)
     assert set(instructions) <= {"FROM", "ARG", "ENV", "COPY", "RUN", "WORKDIR", "EXPOSE", "CMD"}, instructions
     assert instructions[-1] == "CMD"
     # Code comes last, so that a code-only edit rebuilds only its layer.
-    code_copy = max(i for i, line in enumerate(_logical_lines(text)) if line.startswith("COPY --link . "))
-    assert all(not line.startswith("RUN") for line in _logical_lines(text)[code_copy:])
+    code_copy = max(i for i, line in enumerate(_logical_lines(text)) if line.startswith(CODE_STEP))
+    assert all(line.split()[0] in ("ENV", "EXPOSE", "CMD") for line in _logical_lines(text)[code_copy + 1:])
+    # Every step dates what it writes (templates/build-step.sh): none copies files in with their own times.
+    assert all(" . /opt/cog/build-step.sh" in line for line in _logical_lines(text)[1:] if line.startswith("RUN ")
+               and "/opt/cog/build-step.sh <<" not in line and "from=weights" not in line)
+    assert not [line for line in _logical_lines(text) if line.startswith("COPY") and "--from=cog-weights" not in line]
 
 
 def test_rendering_is_deterministic():
@@ -87,14 +94,14 @@ def test_rendering_is_deterministic():
 
 def test_weights_get_their_own_layer_before_the_code():
     text = render("with-weights", "cpu", "linux/amd64")
-    assert text.index("COPY --link --from=weights . /src/") < text.index("COPY --link . /src/")
-    assert "COPY --link --from=weights" not in render("hello-world", "cpu", "linux/amd64")
+    assert text.index("COPY --link --from=cog-weights /weights/ /src/") < text.index(CODE_STEP)
+    assert "from=weights" in text.split("FROM python:3.11-slim AS cog-weights\n", 1)[1].split("\nFROM ", 1)[0]
+    assert "weights" not in render("hello-world", "cpu", "linux/amd64").replace("# ", "")
 
 
 def test_packages_cogs_sdk_brought_along_join_the_users_install():
     text = render("implicit-sdk-imports", "cpu", "linux/amd64")
-    block = text.split("COPY <<'COG_REQUIREMENTS' /opt/cog/requirements.txt\n", 1)[1].split("COG_REQUIREMENTS", 1)[0]
-    assert block == "numpy==1.26.4\npydantic>=1.9,<3\nPyYAML\n"
+    assert heredoc(text, "COG_REQUIREMENTS") == "numpy==1.26.4\npydantic>=1.9,<3\nPyYAML\n"
     assert text.count("-r /opt/cog/requirements.txt") == 1
     assert "PyYAML" not in render("hello-world", "cpu", "linux/amd64")
 
@@ -118,20 +125,20 @@ def test_dockerfile_quote(value, quoted):
 
 
 def _logical_lines(text: str) -> list[str]:
-    """Dockerfile instructions with continuations and heredoc bodies folded away."""
-    lines, current, heredoc = [], "", None
+    """Dockerfile instructions with continuations and heredoc bodies folded away (the bodies follow the
+    instruction's last line, one after another)."""
+    lines, current, bodies = [], "", []
     for raw in text.splitlines():
-        if heredoc:
-            if raw == heredoc:
-                heredoc = None
+        if bodies:
+            if raw == bodies[0]:
+                bodies.pop(0)
             continue
         if not current and (not raw.strip() or raw.startswith("#")):
             continue
         current += raw.rstrip("\\").strip() + " "
-        if "<<'" in raw:
-            heredoc = raw.split("<<'", 1)[1].split("'", 1)[0]
         if not raw.endswith("\\"):
             lines.append(current.strip())
+            bodies = re.findall(r"<<'(\w+)'", current)
             current = ""
     return lines
 
@@ -152,8 +159,7 @@ def test_weights_are_ignored_by_literal_patterns(path, pattern):
 
 def test_python_overrides_are_written_and_passed_to_the_install():
     text = render("python-overrides", "cpu", "linux/amd64")
-    block = text.split("COPY <<'COG_OVERRIDES' /opt/cog/overrides.txt\n", 1)[1].split("COG_OVERRIDES", 1)[0]
-    assert block == 'tokenizers==0.20.3\nnumpy>=2 ; python_version >= "3.10"\n'
+    assert heredoc(text, "COG_OVERRIDES") == 'tokenizers==0.20.3\nnumpy>=2 ; python_version >= "3.10"\n'
     install = next(line for line in text.splitlines() if "uv pip install --python /opt/cog/model/bin/python --index" in line)
     assert install.endswith("-r /opt/cog/requirements.txt --overrides /opt/cog/overrides.txt")
     assert "--overrides" not in render("hello-world", "cpu", "linux/amd64")
