@@ -18,11 +18,14 @@ from cog.errors import CogError
 _HASH = re.compile(r"--hash=(\S+)")
 
 
-def seed_packages(python_version: str) -> tuple[str, ...]:
+def seed_packages(plan: BuildPlan) -> tuple[str, ...]:
     """What `uv venv --seed` puts in the model's environment for build commands (pip; setuptools and wheel too
-    below Python 3.12, as Python's own venv did): a locked image installs them from cog.lock instead, so that no
-    version in it depends on the day of the build. seed_packages("3.12") → ("pip",)."""
-    major, minor = (int(part) for part in python_version.split(".")[:2])
+    below Python 3.12, as Python's own venv did) where the base image has no Python of its own (the GPU images;
+    the CPU images' environment sees the pip of Python's image, which the base image's digest pins): a locked
+    image installs them from cog.lock instead, so that no version in it depends on the day of the build."""
+    if plan.python_from_base:
+        return ()
+    major, minor = (int(part) for part in plan.python_version.split(".")[:2])
     return ("pip",) if (major, minor) >= (3, 12) else ("pip", "setuptools", "wheel")
 
 
@@ -34,7 +37,7 @@ def requested(plan: BuildPlan, requirements_text: str, server_requirements: tupl
         "variant": plan.variant, "platform": plan.platform, "python": plan.python_version, "cuda": plan.cuda,
         "requirements": requirements_text, "constraints": list(plan.python_constraints),
         "overrides": list(plan.python_overrides), "pre": plan.install_options.pre,
-        "server": list(server_requirements), "seed": list(seed_packages(plan.python_version)),
+        "server": list(server_requirements), "seed": list(seed_packages(plan)),
     }
     return "sha256:" + hashlib.sha256(json.dumps(asked, sort_keys=True).encode()).hexdigest()
 

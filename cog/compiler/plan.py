@@ -49,7 +49,9 @@ class BuildPlan(BaseModel):
     python_constraints: tuple[str, ...] = ()
     python_overrides: tuple[str, ...] = ()  # versions that win over anything the requirements resolve to
     server_requirements: tuple[str, ...] = ()  # the prediction server's packages as cog.lock pins them; () unlocked
-    seed_requirements: tuple[str, ...] = ()  # pip & co. as cog.lock pins them; () unlocked: uv venv --seed
+    # The base image is Python's own (the CPU images'): the model's environment sees its pip, setuptools and wheel.
+    python_from_base: bool = False
+    seed_requirements: tuple[str, ...] = ()  # else pip & co. as cog.lock pins them; () unlocked: uv venv --seed
     install_options: InstallOptions = InstallOptions()
     local_paths: tuple[LocalPath, ...] = ()
     pre_install: tuple[str, ...] = ()

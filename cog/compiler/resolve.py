@@ -253,6 +253,7 @@ class _Resolver:
             variant=self.variant,
             platform=self.platform,
             base_image=mirror_image(base, self.base_image_mirror),
+            python_from_base=image is None,
             uv_image=mirror_image(self.matrix.base_images.uv, self.base_image_mirror),
             python_version=self.config.python_version,
             cuda=image.cuda if image else None,

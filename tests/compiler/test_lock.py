@@ -108,15 +108,22 @@ def test_a_locked_plan_installs_the_lines_by_hash_from_the_base_image_by_digest(
     assert "--no-deps --require-hashes -r /opt/cog/seed-requirements.txt\n" in dockerfile
 
 
-def test_an_unlocked_image_seeds_the_newest_pip():
+def test_an_unlocked_image_seeds_the_newest_pip_where_the_base_image_has_none():
     assert "uv venv --seed --python 3.11 /opt/cog/model\n" in render_dockerfile(plan())
+
+
+def test_an_image_from_pythons_own_uses_its_pip_which_the_base_images_digest_pins():
+    dockerfile = render_dockerfile(plan(python_from_base=True))
+    assert "uv venv --system-site-packages --python 3.11 /opt/cog/model \\\n" in dockerfile
+    assert "exec /opt/cog/model/bin/python -m pip \"$@\"" in dockerfile and "--seed" not in dockerfile
+    assert seed_packages(plan(python_from_base=True)) == ()
 
 
 @pytest.mark.parametrize(("python", "seed"), [("3.10", ("pip", "setuptools", "wheel")),
                                               ("3.11", ("pip", "setuptools", "wheel")), ("3.12", ("pip",)),
-                                              ("3.13", ("pip",))])
+                                              ("3.13.1", ("pip",))])
 def test_the_seed_is_what_uv_venv_seed_installs_for_the_python(python, seed):
-    assert seed_packages(python) == seed
+    assert seed_packages(plan(python_version=python)) == seed
 
 
 def test_what_is_asked_of_the_resolver_changes_with_each_input_it_is_given():

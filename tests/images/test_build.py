@@ -78,6 +78,19 @@ def test_code_only_edit_rebuilds_only_the_code_layer(cog, project, image_name):
     assert cog("predict", tag, "-i", "text=you", cwd=directory).stdout == "hi you\n"
 
 
+def test_pip_in_a_build_command_installs_into_the_models_environment(cog, project, image_name):
+    """Cog's projects run `pip install` in build.run: the model's environment has a pip (the base image's, in a
+    CPU image), and what it installs is the model's, not the base Python's."""
+    directory = project("hello-world")
+    (directory / "cog.yaml").write_text('build:\n  python_version: "3.11"\n  run:\n    - pip install six==1.16.0\n'
+                                        'predict: "predict.py:Predictor"\n', encoding="utf-8")
+    tag = image_name()
+    cog("build", "-t", tag, cwd=directory)
+    where = subprocess.run(["docker", "run", "--rm", tag, "python", "-c", "import six; print(six.__file__, six.__version__)"],
+                           capture_output=True, text=True, check=True).stdout
+    assert where == "/opt/cog/model/lib/python3.11/site-packages/six.py 1.16.0\n"
+
+
 def test_weights_only_edit_does_not_reinstall_dependencies(cog, project, image_name):
     directory = project("files")
     tag = image_name()
