@@ -90,7 +90,8 @@ def lock_project(project: Project, plans: list[BuildPlan], log: Callable[[str], 
             model[key] = _compile(plan, text, Path(scratch), "model", ca_bundle) if plan.python_requirements else []
             served[key] = _compile(plan, _lines(server), Path(scratch), "server", ca_bundle, model_options=False)
             seed = seed_packages(plan)
-            seeded[key] = _compile(plan, _lines(seed), Path(scratch), "seed", ca_bundle, model_options=False) if seed else []
+            seeded[key] = _compile(plan, _lines(seed), Path(scratch), "seed", ca_bundle,
+                                   model_options=False) if seed else []
             images.append(LockedImage(
                 variant=plan.variant, platform=plan.platform, python=plan.python_version, base_image=plan.base_image,
                 base_image_digest=docker.image_digest(plan.base_image),

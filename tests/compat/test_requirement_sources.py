@@ -1,7 +1,7 @@
 """Where requirements come from, built for real: pyproject.toml with an extra and a dependency group, uv.lock,
-pylock.toml, and cog.lock made by `cog lock`. Each model answers with the distributions installed in its environment (but pip, setuptools, wheel
-and cog, which every image has), which must be exactly what the file says: for a lock, its versions (older ones
-than a resolution would pick), and nothing else."""
+pylock.toml, and cog.lock made by `cog lock`. Each model answers with the distributions installed in its
+environment (but pip, setuptools, wheel and cog, which every image has), which must be exactly what the file
+says: for a lock, its versions (older ones than a resolution would pick), and nothing else."""
 
 from __future__ import annotations
 
