@@ -94,7 +94,8 @@ from cog.server.responses import RequestError
 from cog.server.responses import error_response as _error_response
 from cog.server.responses import json_response as _json
 from cog.server.responses import read_body as _read_body
-from cog.server.runner import Job, Runtime, Settings, SettingsError, WorkerFactory
+from cog.server.runner import Job, Runtime, WorkerFactory
+from cog.server.settings import Settings, SettingsError
 from cog.server.webhook import EVENTS
 
 log = logging.getLogger("cog.server")

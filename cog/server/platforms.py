@@ -28,7 +28,8 @@ from fastapi.responses import Response
 
 from cog.sdk.protocol import Status
 from cog.server.responses import RequestError, json_response, read_body
-from cog.server.runner import Job, Settings
+from cog.server.runner import Job
+from cog.server.settings import Settings
 
 # predict_each(request, inputs, where) → the finished jobs, in order (cog.server.http's)
 PredictEach = Callable[[Request, Sequence[Any], Sequence[List[Union[str, int]]]], Awaitable[List[Job]]]

@@ -21,7 +21,7 @@ from cog.errors import last_line
 from cog.sdk.protocol import Event, HealthcheckCommand, JobCommand, LineBuffer, encode
 
 if TYPE_CHECKING:
-    from cog.server.runner import Settings
+    from cog.server.settings import Settings
 
 
 def worker_command(python: str, mode: str, predict_ref: str, train_ref: Optional[str], *options: str) -> List[str]:
