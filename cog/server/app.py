@@ -15,8 +15,10 @@ from datetime import datetime
 from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Sequence, Union
 
 import uvicorn
-from fastapi import FastAPI, Request
-from fastapi.responses import Response, StreamingResponse
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
 
 from cog._version import __version__
 from cog.sdk.protocol import Health, Kind, Status
@@ -107,27 +109,27 @@ def _sse(event: str, data: Any) -> str:
 
 
 def create_app(settings: Settings, request_shutdown: Optional[Callable[[], None]] = None, *,
-               worker: WorkerFactory = WorkerProcess) -> FastAPI:
+               worker: WorkerFactory = WorkerProcess) -> Starlette:
     """The app; `worker` makes the runtime's worker (see cog.server.runner.WorkerTransport)."""
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
         runtime = Runtime(settings, worker, runtime_metrics)
         app.state.runtime = runtime
         runtime.start()
         yield
         await runtime.shutdown()
 
-    app = FastAPI(title="Cog", version=__version__, lifespan=lifespan,
-                  exception_handlers={RequestError: _error_response},
-                  openapi_url=None, docs_url=None, redoc_url=None)  # /openapi.json is the model's, below
+    # Starlette, not FastAPI: the handlers read their bodies themselves, and /openapi.json is the model's, so
+    # FastAPI would add only its import (pydantic's, mostly: most of the server's start-up) and per-request work.
+    # Starlette's own errors (no route: 404, wrong method: 405) are answered as FastAPI does, by error_response.
+    app = Starlette(lifespan=lifespan,
+                    exception_handlers={RequestError: _error_response, HTTPException: _error_response})
     runtime_metrics = Metrics()  # made before the runtime, which the lifespan starts, so that every request is counted
     app.add_middleware(instrument, metrics=runtime_metrics)
 
     def runtime_of(request: Request) -> Runtime:
         return request.app.state.runtime  # type: ignore[no-any-return]
 
-    # Plain Starlette routes: the handlers read the body themselves, so FastAPI's per-request dependency
-    # resolution would only add latency.
     async def index(request: Request) -> Response:
         urls = {
             "cog_version": __version__,
