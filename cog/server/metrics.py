@@ -141,8 +141,12 @@ def instrument(app: ASGIApp, metrics: RequestMetrics) -> ASGIApp:
 
 def route_template(scope: Scope) -> str:
     """The path of the route that answered (`/predictions/{job_id}`; `{digest:sha256}` is `{digest}`): the first
-    full match, else the first partial one (right path, wrong method: 405), else "other". Matched again here
-    because FastAPI's router, unlike Starlette's, leaves no route in the scope; a dozen regexes cost microseconds."""
+    full match, else the first partial one (right path, wrong method: 405), else "other". Starlette's router
+    (1.0 and later) leaves that route in the scope; else (FastAPI's router, an older Starlette, no route) it is
+    matched again here."""
+    route = scope.get("route")
+    if route is not None:
+        return getattr(route, "path_format", "other")
     partial = "other"
     for route in scope["app"].router.routes:
         match, _ = route.matches(scope)
