@@ -368,6 +368,7 @@ def run(settings: Settings, host: str, port: int, worker: WorkerFactory = Worker
     uvicorn_level = "error" if logs.log_level() >= logging.ERROR else "warning"
     config = uvicorn.Config(app, host=host, port=port, access_log=False, log_level=uvicorn_level, lifespan="on",
                             proxy_headers=False, server_header=False, timeout_graceful_shutdown=CANCEL_WAIT,
+                            ws="none",  # no websocket routes: nor the import of a websocket library
                             log_config=None)  # uvicorn's few lines go through our logging (cog.server.logs)
     server = DrainingServer(config, app, settings.shutdown_grace, settings.await_explicit_shutdown)
     log.info("serving %s on http://%s:%d", settings.predict_ref, host, port)
