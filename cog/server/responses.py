@@ -24,8 +24,12 @@ class RequestError(Exception):
         self.headers = headers
 
 
+# Made once: json.dumps with options makes an encoder on every call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def json_response(data: Any, status: int = 200, headers: Optional[Dict[str, str]] = None) -> Response:
-    body = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    body = _ENCODER.encode(data).encode()
     return Response(body, status_code=status, headers=headers, media_type="application/json")
 
 
