@@ -2,7 +2,9 @@
 
 `WorkerProcess` is the runtime's transport to a model (see `WorkerTransport` in cog.server.runner): one
 `python -m cog.sdk.worker --predict ...` in the model's environment, with three pipes that carry the messages of
-cog.sdk.protocol. A crash or a cancel by signal stays in that process; the server restarts it.
+cog.sdk.protocol. A crash or a cancel by signal stays in that process; the server restarts it. The process may be
+started before there is an event loop (`StartedWorker.spawn`; `prestarted_workers` gives the runtime a factory that
+takes it on), so that the model loads while the server imports its packages.
 
 `openapi_schema_for` asks the same interpreter for the model's OpenAPI schema (`--openapi`) and starts nothing.
 """
