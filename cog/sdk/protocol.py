@@ -155,9 +155,13 @@ Message = Union[Command, Event]
 # -- framing ---------------------------------------------------------------------------------------------
 
 
+# Made once: json.dumps with options makes an encoder on every call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
+
+
 def encode(message: Message) -> bytes:
     """One message as one line: {"op": "cancel", "id": "a"} → b'{"op":"cancel","id":"a"}\\n'."""
-    return json.dumps(message, separators=(",", ":")).encode() + b"\n"
+    return _ENCODER.encode(message).encode() + b"\n"
 
 
 def decode(line: bytes) -> Any:

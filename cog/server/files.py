@@ -7,12 +7,13 @@ import mimetypes
 import os
 import re
 import urllib.parse
-from typing import Any, Dict, Optional, Set
-
-import httpx
+from typing import TYPE_CHECKING, Any, Dict, Optional, Set
 
 from cog.sdk.protocol import FILE_MARKER
 from cog.sdk.signature import FILE, PATH, Signature
+
+if TYPE_CHECKING:  # imported where a file is fetched or uploaded: a model without files never loads it
+    import httpx
 
 
 class FileInputError(Exception):
@@ -63,6 +64,8 @@ async def download_inputs(
     arguments: Dict[str, Any], signature: Signature, directory: str, client: httpx.AsyncClient, max_bytes: int
 ) -> None:
     """Replace every URL among the file inputs with a local file under `directory`, in place."""
+    import httpx  # for its errors; `client` is one of its own
+
     count = 0
     for f in signature.inputs:
         value = arguments.get(f.name)

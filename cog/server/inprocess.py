@@ -30,7 +30,7 @@ from cog.sdk.protocol import Event, HealthcheckCommand, JobCommand, decode, enco
 from cog.sdk.worker import Channel, LogStream, Worker
 
 if TYPE_CHECKING:
-    from cog.server.runner import Settings
+    from cog.server.settings import Settings
 
 log = logging.getLogger("cog.server")
 

@@ -20,7 +20,7 @@ would grow without bound. A path no route matches counts as `endpoint="other"`.
 from __future__ import annotations
 
 import time
-from typing import Any, Awaitable, Callable, MutableMapping, Optional
+from typing import Any, Awaitable, Callable, Dict, MutableMapping, Optional, Tuple
 
 import prometheus_client
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -50,11 +50,19 @@ class RequestMetrics:
         self._duration = Histogram("cog_http_request_duration_seconds",
                                    "Time from a request's arrival to the last byte of its answer.",
                                    labels, buckets=DURATION_BUCKETS, registry=registry)
+        # Each series' children, found once: labels() takes a lock and checks its values on every call. Bounded as
+        # the series are (route templates, methods, codes).
+        self._series: Dict[Tuple[str, str, int], Tuple[Any, Any]] = {}
 
     def observe(self, endpoint: str, method: str, code: int, seconds: float) -> None:
-        key = (endpoint, method if method in METHODS else "other", str(code))
-        self._count.labels(*key).inc()
-        self._duration.labels(*key).observe(seconds)
+        key = (endpoint, method if method in METHODS else "other", code)
+        series = self._series.get(key)
+        if series is None:
+            labels = (key[0], key[1], str(code))
+            series = self._series[key] = (self._count.labels(*labels), self._duration.labels(*labels))
+        count, duration = series
+        count.inc()
+        duration.observe(seconds)
 
 
 class Metrics(RequestMetrics):
@@ -66,8 +74,8 @@ class Metrics(RequestMetrics):
         registry = self.registry
         self._finished = Counter("cog_predictions", "Predictions that reached a terminal state, by status.",
                                  ("status",), registry=registry)
-        for status in TERMINAL_STATUSES:  # zeros from the start, so that rate() sees the first one
-            self._finished.labels(status)
+        # Zeros from the start, so that rate() sees the first one.
+        self._finished_by_status = {status: self._finished.labels(status) for status in TERMINAL_STATUSES}
         self._prediction_duration = Histogram("cog_prediction_duration_seconds",
                                               "Time the model spent on each prediction.",
                                               buckets=DURATION_BUCKETS, registry=registry)
@@ -93,7 +101,7 @@ class Metrics(RequestMetrics):
         self._in_progress.inc()
 
     def finished(self, status: str, seconds: Optional[float], *, was_started: bool) -> None:
-        self._finished.labels(str(status)).inc()
+        self._finished_by_status[str(status)].inc()
         if was_started:
             self._in_progress.dec()
         if seconds is not None:
@@ -141,8 +149,12 @@ def instrument(app: ASGIApp, metrics: RequestMetrics) -> ASGIApp:
 
 def route_template(scope: Scope) -> str:
     """The path of the route that answered (`/predictions/{job_id}`; `{digest:sha256}` is `{digest}`): the first
-    full match, else the first partial one (right path, wrong method: 405), else "other". Matched again here
-    because FastAPI's router, unlike Starlette's, leaves no route in the scope; a dozen regexes cost microseconds."""
+    full match, else the first partial one (right path, wrong method: 405), else "other". Starlette's router
+    (1.0 and later) leaves that route in the scope; else (FastAPI's router, an older Starlette, no route) it is
+    matched again here."""
+    route = scope.get("route")
+    if route is not None:
+        return getattr(route, "path_format", "other")
     partial = "other"
     for route in scope["app"].router.routes:
         match, _ = route.matches(scope)

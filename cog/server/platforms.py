@@ -23,14 +23,16 @@ from __future__ import annotations
 import json
 from typing import Any, Awaitable, Callable, Dict, List, Sequence, Tuple, Union
 
-from fastapi import FastAPI, Request
-from fastapi.responses import Response
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
 
 from cog.sdk.protocol import Status
 from cog.server.responses import RequestError, json_response, read_body
-from cog.server.runner import Job, Settings
+from cog.server.runner import Job
+from cog.server.settings import Settings
 
-# predict_each(request, inputs, where) → the finished jobs, in order (cog.server.http's)
+# predict_each(request, inputs, where) → the finished jobs, in order (cog.server.app's)
 PredictEach = Callable[[Request, Sequence[Any], Sequence[List[Union[str, int]]]], Awaitable[List[Job]]]
 Readiness = Callable[[Request], Tuple[int, Dict[str, Any]]]
 
@@ -53,7 +55,7 @@ def _outputs(jobs: List[Job]) -> List[Any]:
     return [job.output for job in jobs]
 
 
-def add_routes(app: FastAPI, settings: Settings, predict_each: PredictEach, readiness: Readiness) -> None:
+def add_routes(app: Starlette, settings: Settings, predict_each: PredictEach, readiness: Readiness) -> None:
     async def health(request: Request) -> Response:
         status, body = readiness(request)
         return json_response(body, status)

@@ -9,7 +9,6 @@ from __future__ import annotations
 from contextlib import asynccontextmanager
 from typing import AsyncIterator
 
-import httpx
 from starlette.applications import Starlette
 from starlette.background import BackgroundTask
 from starlette.requests import Request
@@ -30,6 +29,8 @@ HOP_HEADERS = {"connection", "keep-alive", "proxy-authenticate", "proxy-authoriz
 def proxy_app(upstream: str) -> Starlette:
     """The playground for the model served at `upstream` (http://HOST:PORT): the page from here, the API there,
     streamed both ways (server-sent events arrive as they are sent)."""
+    import httpx  # only here: the runtime serves the page without it
+
     client = httpx.AsyncClient(base_url=upstream.rstrip("/"), timeout=httpx.Timeout(None, connect=10))
 
     async def forward(request: Request) -> Response:

@@ -1,4 +1,4 @@
-"""The prediction server's error answers and JSON bodies, shared by Cog's API (cog.server.http) and the
+"""The prediction server's error answers and JSON bodies, shared by Cog's API (cog.server.app) and the
 platforms' routes (cog.server.platforms): every error is a RequestError raised by a handler and rendered by
 the app's one exception handler, `error_response`."""
 
@@ -7,8 +7,9 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, List, Optional
 
-from fastapi import Request
-from fastapi.responses import Response
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
 
 
 class RequestError(Exception):
@@ -23,12 +24,18 @@ class RequestError(Exception):
         self.headers = headers
 
 
+# Made once: json.dumps with options makes an encoder on every call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def json_response(data: Any, status: int = 200, headers: Optional[Dict[str, str]] = None) -> Response:
-    body = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    body = _ENCODER.encode(data).encode()
     return Response(body, status_code=status, headers=headers, media_type="application/json")
 
 
 async def error_response(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, HTTPException):  # Starlette's own (no route, wrong method): {"detail": ...}, as FastAPI's
+        return json_response({"detail": exc.detail}, exc.status_code, exc.headers)
     assert isinstance(exc, RequestError)
     if exc.loc is not None:  # the shape FastAPI (and so Cog) gives validation errors
         detail: Any = [{"loc": exc.loc, "msg": exc.message, "type": "value_error"}]

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any, Callable, Dict, FrozenSet, Optional
-
-import httpx
+from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, Optional
 
 from cog.server import tracing
+
+if TYPE_CHECKING:  # imported once a webhook is sent: a server whose requests name none never loads it
+    import httpx
 
 log = logging.getLogger("cog.server")
 
@@ -71,6 +72,8 @@ class WebhookSender:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         if "completed" not in self._events:
             return
+        import httpx  # for its errors; our client is one of its own
+
         async with self._lock:
             body = self._snapshot()
             for delay in self._retry_delays + (None,):
@@ -92,6 +95,8 @@ class WebhookSender:
         task.add_done_callback(self._tasks.discard)
 
     async def _send_once(self, body: Optional[Dict[str, Any]] = None) -> None:
+        import httpx  # for its errors; our client is one of its own
+
         async with self._lock:
             try:
                 await self._post(body or self._snapshot())

@@ -25,7 +25,7 @@ import pytest
 import uvicorn
 
 from cog.sdk.protocol import TERMINAL
-from cog.server.http import create_app
+from cog.server.app import create_app
 from cog.server.inprocess import InProcessWorker
 from cog.server.runner import Settings
 

@@ -8,7 +8,7 @@ from typing import Any, Dict, Optional
 import pytest
 
 from cog.server.http import listen_port
-from cog.server.runner import Settings, SettingsError
+from cog.server.settings import Settings, SettingsError
 
 from .conftest import wait_until
 

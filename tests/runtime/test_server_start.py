@@ -180,3 +180,29 @@ def test_a_server_setting_it_cannot_use_is_one_error_line(tmp_path: Path, args: 
     result = subprocess.run([sys.executable, "-m", "cog.server.http", *args], cwd=tmp_path, env=environment,
                             capture_output=True, text=True, timeout=30)
     assert (result.returncode, result.stderr) == (1, line + "\n")
+
+
+# -- what is imported before READY ----------------------------------------------------------------------------------
+
+SERVER_PACKAGES = ("fastapi", "starlette", "uvicorn", "pydantic", "httpx", "prometheus_client")
+
+
+def test_the_models_process_starts_before_the_server_imports_its_packages(tmp_path: Path) -> None:
+    # What the server has imported by the time it starts the model's process (which then stops it).
+    code = ("import json, sys; import cog.server.process as process\n"
+            "def spawn(settings):\n"
+            f"    print(json.dumps([m for m in {SERVER_PACKAGES!r} if m in sys.modules])); sys.exit(0)\n"
+            "process.StartedWorker.spawn = spawn\n"
+            "from cog.server.http import main; main(['--port', '0'])\n")
+    environment = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "COG_PREDICT": "hello.py:Predictor"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=FIXTURES, env=environment, capture_output=True, text=True,
+                         check=True, timeout=60)
+    assert out.stdout.strip() == "[]"
+
+
+def test_a_model_without_files_or_webhooks_never_imports_httpx(start_server, tmp_path: Path) -> None:
+    # PYTHONPROFILEIMPORTTIME: the interpreters write a line to stderr for each module they import, lazily or not.
+    server = start_server("hello.py:Predictor", log=tmp_path / "server.log", PYTHONPROFILEIMPORTTIME="1")
+    assert server.predict(text="lean")["output"] == "hello lean"
+    imported = {line.rsplit("|", 1)[-1].strip() for line in server.output().splitlines() if "import time:" in line}
+    assert "uvicorn" in imported and "httpx" not in imported
