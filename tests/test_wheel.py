@@ -128,7 +128,7 @@ def test_wheel_carries_the_package_and_every_folder_pyproject_maps_into_it(wheel
     archive = zipfile.ZipFile(wheel)
     metadata = archive.read(f"{DIST_INFO}/METADATA").decode()
     assert f"Name: cog\nVersion: {__version__}\n" in metadata
-    assert "Requires-Dist: pydantic>=2.7,<3\n" in metadata and 'Requires-Dist: fastapi>=0.110; extra == "server"' in metadata
+    assert "Requires-Dist: pydantic>=2.7,<3\n" in metadata and 'Requires-Dist: starlette>=0.37; extra == "server"' in metadata
     assert "Root-Is-Purelib: true\nTag: py3-none-any\n" in archive.read(f"{DIST_INFO}/WHEEL").decode()
     assert archive.read(f"{DIST_INFO}/entry_points.txt").decode() == "[console_scripts]\ncog = cog.cli.main:main\n"
     listed = subprocess.run([sys.executable, "-m", "zipfile", "-l", str(wheel)], capture_output=True, text=True, check=True)
