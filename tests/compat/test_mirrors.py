@@ -21,6 +21,7 @@ from cog.compiler.resolve import resolve
 from cog.config.parse import parse_config
 from cog.errors import CogError
 from cog.images.indexes import index_answers, resolve_torch_source, torch_index_setting
+from tests.heredocs import heredoc
 
 COG = [sys.executable, "-m", "cog.cli"]
 PYTORCH_CPU = "https://download.pytorch.org/whl/cpu"
@@ -102,8 +103,7 @@ def generate(project: Path, **env: str) -> subprocess.CompletedProcess:
 
 def requirement_lines(dockerfile: str) -> list[str]:
     """The lines of the requirements file the Dockerfile writes (its heredoc), index options included."""
-    body = dockerfile.split("<<'COG_REQUIREMENTS' /opt/cog/requirements.txt\n", 1)[1]
-    return body.split("\nCOG_REQUIREMENTS\n", 1)[0].splitlines()
+    return heredoc(dockerfile, "COG_REQUIREMENTS").splitlines()
 
 
 # --- the probe ---------------------------------------------------------------------------------------------
