@@ -2,7 +2,7 @@
 
 `scan` hashes what the hash cache does not already know, several files at once; `write_package` makes the zip
 and the manifest in one read of each file: a second thread hashes each chunk while this one takes the zip's CRC
-and writes it.
+(ISA-L's) and writes it.
 """
 
 from __future__ import annotations
@@ -12,12 +12,13 @@ import io
 import itertools
 import os
 import stat
-import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable, ContextManager, Iterable, Iterator, Sequence
+
+from isal.isal_zlib import crc32  # zlib's CRC-32 by ISA-L's folding instructions: 10x zlib's, as fast as the copy
 
 from cog.errors import CogError
 from cog.images.context import project_files
@@ -113,7 +114,7 @@ def write_package(directory: Path, destination: Path, cache: HashCache | None = 
             if file.is_link:
                 content = file.link.encode("utf-8")
                 out.write(content)
-                crc, digests[file.path] = zlib.crc32(content), hashlib.sha256(content).hexdigest()
+                crc, digests[file.path] = crc32(content), hashlib.sha256(content).hexdigest()
             else:
                 crc, digests[file.path] = _copy_file(directory, file, cache, hasher, out)
             out.write(layout.descriptor(crc, file.size))
@@ -171,7 +172,7 @@ def _copy_file(directory: Path, file: ProjectFile, cache: HashCache, hasher: Thr
 def _copy(stream: BinaryIO, out: BinaryIO, digest: hashlib._Hash | None,
           hasher: ThreadPoolExecutor | None) -> tuple[int, int]:
     """Copy `stream` to `out`, giving its size and CRC-32 and updating `digest` (if any) with it. Given a thread, the
-    digest takes each chunk there while this thread takes the CRC, writes and reads the next (hashlib and zlib both
+    digest takes each chunk there while this thread takes the CRC, writes and reads the next (hashlib and ISA-L both
     let go of the GIL). Two buffers take turns: one is read into again only once its hashing is done."""
     buffers = (bytearray(CHUNK), bytearray(CHUNK))
     size = crc = 0
@@ -187,7 +188,7 @@ def _copy(stream: BinaryIO, out: BinaryIO, digest: hashlib._Hash | None,
             hashing = hasher.submit(digest.update, chunk)
         elif digest is not None:
             digest.update(chunk)
-        crc = zlib.crc32(chunk, crc)
+        crc = crc32(chunk, crc)
         out.write(chunk)
         size += read
     if hashing is not None:
@@ -211,7 +212,7 @@ def zip_chunks(members: Sequence[ZipMember],
         size = crc = 0
         with open_member(member) as source:
             while chunk := source.read(CHUNK):
-                crc = zlib.crc32(chunk, crc)
+                crc = crc32(chunk, crc)
                 size += len(chunk)
                 yield chunk
         yield layout.descriptor(crc, size)
