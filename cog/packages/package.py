@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable, ContextManager, Iterable, Iterator, Sequence
 
-from isal.isal_zlib import crc32  # zlib's CRC-32 by ISA-L's folding instructions: 10x zlib's, as fast as the copy
+from isal.isal_zlib import crc32  # zlib's CRC-32, by ISA-L's folding instructions: about 9 GB/s here, zlib's 1.4
 
 from cog.errors import CogError
 from cog.images.context import project_files
@@ -158,9 +158,10 @@ def _copy_file(directory: Path, file: ProjectFile, cache: HashCache, hasher: Thr
     """Copy a file into the zip: its CRC, and its sha256 (the cache's, if it knows the file unchanged)."""
     known = cache.lookup(file.path, file.info)
     digest = None if known else hashlib.sha256()
+    # a file of one chunk is hashed here: handing it to the thread would cost more than it saves
+    threaded = digest is not None and file.size > CHUNK
     with (directory / file.path).open("rb", buffering=0) as stream:
-        # a file of one chunk is hashed here: handing it to the thread would cost more than it saves
-        size, crc = _copy(stream, out, digest, hasher if file.size > CHUNK else None)
+        size, crc = _copy(stream, out, digest, hasher if threaded else None)
     if size != file.size:
         raise _changed(directory, file)
     sha256 = known or digest.hexdigest()
@@ -171,9 +172,9 @@ def _copy_file(directory: Path, file: ProjectFile, cache: HashCache, hasher: Thr
 
 def _copy(stream: BinaryIO, out: BinaryIO, digest: hashlib._Hash | None,
           hasher: ThreadPoolExecutor | None) -> tuple[int, int]:
-    """Copy `stream` to `out`, giving its size and CRC-32 and updating `digest` (if any) with it. Given a thread, the
-    digest takes each chunk there while this thread takes the CRC, writes and reads the next (hashlib and ISA-L both
-    let go of the GIL). Two buffers take turns: one is read into again only once its hashing is done."""
+    """Copy `stream` to `out`, giving its size and CRC-32 and updating `digest` (if any) with it. Given a thread too,
+    the digest takes each chunk there while this thread takes the CRC, writes and reads the next (hashlib and ISA-L
+    both let go of the GIL). Two buffers take turns: one is read into again only once its hashing is done."""
     buffers = (bytearray(CHUNK), bytearray(CHUNK))
     size = crc = 0
     hashing: Future | None = None
