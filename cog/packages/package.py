@@ -12,6 +12,7 @@ import io
 import itertools
 import os
 import stat
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ from cog.packages.zips import ZipLayout, ZipMember
 CHUNK = 1024 * 1024
 # Files hashed at once by scan: hashlib lets go of the GIL, so threads use every core and overlap the reads.
 HASHING_THREADS = min(4, os.cpu_count() or 1)
+# Chunks cog package -o reads ahead of its hashing thread.
+HASHING_AHEAD = 8
 
 
 def hash_stream(stream: BinaryIO) -> tuple[str, int]:
@@ -174,26 +177,28 @@ def _copy(stream: BinaryIO, out: BinaryIO, digest: hashlib._Hash | None,
           hasher: ThreadPoolExecutor | None) -> tuple[int, int]:
     """Copy `stream` to `out`, giving its size and CRC-32 and updating `digest` (if any) with it. Given a thread too,
     the digest takes each chunk there while this thread takes the CRC, writes and reads the next (hashlib and ISA-L
-    both let go of the GIL). Two buffers take turns: one is read into again only once its hashing is done."""
-    buffers = (bytearray(CHUNK), bytearray(CHUNK))
+    both let go of the GIL). The buffers take turns, a buffer read into again only once its hashing is done: the
+    thread has chunks waiting while this one reads ahead, so that it never sleeps between two (on a busy machine,
+    each wake-up waits for a core)."""
+    buffers = [bytearray(CHUNK) for _ in range(HASHING_AHEAD if hasher else 1)]
     size = crc = 0
-    hashing: Future | None = None
+    hashing: deque[Future] = deque()
     for turn in itertools.count():
-        buffer = buffers[turn % 2]
+        if len(hashing) == len(buffers):
+            hashing.popleft().result()
+        buffer = buffers[turn % len(buffers)]
         if not (read := stream.readinto(buffer)):
             break
         chunk = memoryview(buffer)[:read]
         if hasher is not None:
-            if hashing is not None:
-                hashing.result()
-            hashing = hasher.submit(digest.update, chunk)
+            hashing.append(hasher.submit(digest.update, chunk))
         elif digest is not None:
             digest.update(chunk)
         crc = crc32(chunk, crc)
         out.write(chunk)
         size += read
-    if hashing is not None:
-        hashing.result()
+    for pending in hashing:
+        pending.result()
     return size, crc
 
 
