@@ -6,10 +6,10 @@ import collections
 import re
 from contextlib import contextmanager
 from functools import cache
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
-from rich.console import Console
-
+if TYPE_CHECKING:
+    from rich.console import Console
 
 _options = {"debug": False, "color": True}
 
@@ -26,6 +26,8 @@ def debugging() -> bool:
 
 @cache
 def stderr() -> Console:
+    from rich.console import Console  # only once something is printed: a command that prints nothing never needs rich
+
     return Console(stderr=True, highlight=False, soft_wrap=True, no_color=not _options["color"] or None)
 
 

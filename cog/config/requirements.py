@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import pip_requirements_parser as pip_parser
 from packaging.utils import canonicalize_name
 from pydantic import BaseModel, ConfigDict
 
 from cog.errors import ConfigError, ConfigWarning, Location
+
+if TYPE_CHECKING:
+    from pip_requirements_parser import RequirementsFile
 
 # Options passed through to the installer as written; the index options are collected into fields instead.
 PASS_THROUGH_OPTIONS = {"no_binary": "--no-binary", "only_binary": "--only-binary", "no_index": "--no-index",
@@ -86,7 +88,7 @@ def parse_requirements_file(path: Path, display_path: str, project_dir: Path) ->
     """Parse a requirements file and the files it includes with -r/-c; errors name FILE:LINE."""
     if not path.is_file():
         raise FileNotFoundError(path)
-    parsed = pip_parser.RequirementsFile.from_file(str(path), include_nested=True)
+    parsed = _pip_reading(path, include_nested=True)
     base_dir = path.parent
 
     def where(filename: str, line: int | None) -> Location:
@@ -110,7 +112,7 @@ def parse_requirement_lines(lines: list[str], locations: list[Location], project
     with tempfile.TemporaryDirectory() as scratch:
         file = Path(scratch) / "requirements.txt"
         file.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-        parsed = pip_parser.RequirementsFile.from_file(str(file), include_nested=False)
+        parsed = _pip_reading(file, include_nested=False)
     by_line = dict(enumerate(locations, start=1))
     for invalid in parsed.invalid_lines:
         raise ConfigError(
@@ -121,7 +123,13 @@ def parse_requirement_lines(lines: list[str], locations: list[Location], project
     return _collect(parsed, lambda _file, line: by_line[line], project_dir, base_dir=project_dir)
 
 
-def _collect(parsed: pip_parser.RequirementsFile, where, project_dir: Path, base_dir: Path | None = None) -> Requirements:
+def _pip_reading(path: Path, include_nested: bool) -> RequirementsFile:
+    import pip_requirements_parser  # a twentieth of a second: only for a project with requirements
+
+    return pip_requirements_parser.RequirementsFile.from_file(str(path), include_nested=include_nested)
+
+
+def _collect(parsed: RequirementsFile, where, project_dir: Path, base_dir: Path | None = None) -> Requirements:
     requirements, constraints = [], []
     for item in parsed.requirements:
         location = where(item.filename, item.line_number)

@@ -47,7 +47,7 @@ LABEL_PACKAGE = "run.cog.package_id"
 LABEL_EPOCH = "run.cog.source_date_epoch"
 LABEL_LOCK = "run.cog.lock"  # sha256 of the cog.lock the image installed
 LABEL_BASE_IMAGE = "run.cog.base_image"  # the base image, by digest when the lock pins it
-# Every image is dated 1980-01-01, the time every entry of a package's zip carries (cog.packages.package.ZIP_TIME):
+# Every image is dated 1980-01-01, the time every entry of a package's zip carries (cog.packages.zips.ZIP_TIME):
 # the package has no other time, and the clock would make each build's image differ.
 SOURCE_DATE_EPOCH = 315532800
 

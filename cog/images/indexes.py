@@ -15,7 +15,6 @@ this module only picks the `torch_index` that cog.compiler.resolve takes.
 from __future__ import annotations
 
 import os
-import ssl
 from pathlib import Path
 from typing import Callable, Mapping
 from urllib.parse import urlsplit
@@ -85,6 +84,8 @@ def pytorch_urls(plans: list[BuildPlan]) -> list[str]:
 
 def index_answers(url: str, *, ca_bundle: Path | None = None, timeout: float = PROBE_TIMEOUT_S) -> bool:
     """Whether one GET of `url` gets an answer that is not an error (redirects followed) within `timeout`."""
+    import ssl  # here, with httpx: a project that installs nothing from PyTorch's site is never probed
+
     import httpx
 
     verify: ssl.SSLContext | bool = True

@@ -25,7 +25,6 @@ from cog.compiler.resolve import resolve_all
 from cog.config.cog_lock import LOCK_FILE, CogLock, LockedImage, read_cog_lock
 from cog.config.project import Project
 from cog.errors import CogError
-from cog.images import docker
 from cog.images.context import runtime_requirements
 from cog.images.imports import project_imports
 from cog.images.indexes import resolve_torch_source
@@ -73,6 +72,8 @@ def image_plans(project: Project, variants, platforms: Iterable[Platform], *, ba
 def lock_project(project: Project, plans: list[BuildPlan], log: Callable[[str], None],
                  ca_bundle: Path | None = None) -> CogLock:
     """Resolve each plan's model and server requirements with uv into one CogLock."""
+    from cog.images import docker  # python-on-whales: longer to import than all generate-dockerfile does with a lock
+
     requirements = project.config.python_requirements
     if requirements.locked:
         raise CogError(f"python_requirements names {requirements.file}, a lock already: cog builds install it as "

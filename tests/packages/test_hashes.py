@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from cog.packages.hashes import HashCache
-from cog.packages.package import scan, write_package
+from cog.packages.package import CHUNK, scan, write_package
 
 HELLO = {"cog.yaml": "predict: predict.py:Predictor\n", "predict.py": "print('hi')\n"}
 OLD_NS = 1_600_000_000 * 10**9  # long enough ago that the cache remembers the file
@@ -79,11 +79,15 @@ def test_an_unreadable_cache_is_ignored_and_rewritten(project, content):
     assert json.loads(cache_of(project).location.read_text())["version"] == 1
 
 
-def test_the_one_pass_zip_uses_and_fills_the_same_cache(project, tmp_path_factory):
+@pytest.mark.parametrize("before, after", [(b"before", b"after!"), (b"b" * 3 * CHUNK, b"a" * 3 * CHUNK)],
+                         ids=["one chunk", "several chunks"])  # hashed here, or in the hashing thread
+def test_the_one_pass_zip_uses_and_fills_the_same_cache(project, tmp_path_factory, before, after):
+    (project / "weights.bin").write_bytes(before)
+    os.utime(project / "weights.bin", ns=(OLD_NS, OLD_NS))
     out = tmp_path_factory.mktemp("out")
     first = write_package(project, out / "a.zip", cache_of(project))
     assert first.id == scan(project).id
-    (project / "weights.bin").write_bytes(b"after!")
+    (project / "weights.bin").write_bytes(after)
     os.utime(project / "weights.bin", ns=(OLD_NS, OLD_NS))
     assert write_package(project, out / "b.zip", cache_of(project)).id == first.id  # the remembered digest
 
