@@ -159,7 +159,6 @@ class Runtime:
         self._stopping = False
         self._takes_files: Dict[Kind, bool] = {}
         self._concurrency_taken = False
-        self.worker_restarts = 0  # the worker was restarted after a crash, in this server's life
         self.draining = False  # shutting down: no new jobs; the ones in flight finish (cog.server.drain)
         self.recent = RecentJobs(settings.retention_count, settings.retention_seconds)
         self.healthcheck_error: Optional[str] = None  # why the predictor's healthcheck() last failed
@@ -297,7 +296,6 @@ class Runtime:
             self._ready.set()  # waiting jobs fail now instead of hanging
             return
         log.error("%s; restarting it", reason)
-        self.worker_restarts += 1
         self.metrics.worker_restarted()
         await self._start_worker()
 
