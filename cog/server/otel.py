@@ -50,8 +50,11 @@ class OpenTelemetrySpan(tracing.Span):
         for key, value in attributes.items():
             self._span.set_attribute(f"cog.{key}", str(value))
         if error is not None:
-            self._span.set_status(StatusCode.ERROR, error)
+            self.fail(error)
         self._span.end()
+
+    def fail(self, error: str) -> None:
+        self._span.set_status(StatusCode.ERROR, error)
 
 
 class OpenTelemetryTracer(tracing.Tracer):

@@ -66,6 +66,9 @@ class Span:
     def end(self, error: Optional[str] = None, **attributes: Any) -> None:
         pass
 
+    def fail(self, error: str) -> None:
+        """Mark the span failed (it still ends where it would): for a step that returns rather than raises."""
+
 
 class Tracer:
     """Starts spans; this base exports none (see `from_env`)."""

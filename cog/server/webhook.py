@@ -105,4 +105,7 @@ class WebhookSender:
 
     async def _post(self, body: Dict[str, Any]) -> httpx.Response:
         with self._span.child("webhook") as span:
-            return await self._client.post(self._url, json=body, headers={**self._headers, **span.headers()})
+            response = await self._client.post(self._url, json=body, headers={**self._headers, **span.headers()})
+            if response.status_code >= 500:  # retried: this delivery failed
+                span.fail(f"status {response.status_code}")
+            return response

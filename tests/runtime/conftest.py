@@ -200,6 +200,7 @@ class Receiver:
     def __init__(self) -> None:
         self.requests: List[Dict[str, Any]] = []
         self.failures_left = 0
+        self.failing_path: Optional[str] = None  # where the failures go; None: any path
         self.files: Dict[str, bytes] = {}
         self.lock = threading.Lock()
         receiver = self
@@ -218,7 +219,7 @@ class Receiver:
             def _record(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 with receiver.lock:
-                    fail = receiver.failures_left > 0
+                    fail = receiver.failures_left > 0 and receiver.failing_path in (None, self.path)
                     receiver.failures_left -= fail
                     receiver.requests.append({
                         "method": self.command, "path": self.path, "headers": dict(self.headers),

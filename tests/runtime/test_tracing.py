@@ -7,6 +7,7 @@ from typing import Any, Dict, List
 
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
 from cog.server import tracing
 
@@ -106,6 +107,7 @@ def test_spans_arrive_over_otlp_http_with_the_callers_trace_as_parent(receiver: 
     monkeypatch.setenv("OTEL_BSP_SCHEDULE_DELAY", "20")  # milliseconds: export soon rather than every 5 s
     monkeypatch.setenv("OTEL_SERVICE_NAME", "tracing-test")
     receiver.files["/in/note.txt"] = b"abc"
+    receiver.failing_path, receiver.failures_left = "/webhook", 1  # the first delivery is answered 503, and retried
     server = serve("files.py:Predictor", upload_url=f"{receiver.url}/uploads/")
     result = post_with_webhook(server, receiver, {"traceparent": TRACEPARENT, "tracestate": TRACESTATE},
                                image=f"{receiver.url}/in/note.txt")
@@ -133,6 +135,8 @@ def test_spans_arrive_over_otlp_http_with_the_callers_trace_as_parent(receiver: 
     delivered = {h["traceparent"] for h in webhook_headers(receiver)}
     assert delivered == {f"00-{TRACE_ID}-{span.span_id.hex()}-01" for span in spans["webhook"]}
     assert all(h["tracestate"] == TRACESTATE for h in webhook_headers(receiver))
+    failed = [(span.status.code, span.status.message) for span in spans["webhook"] if span.status.code]
+    assert failed == [(Status.STATUS_CODE_ERROR, "status 503")]
     with receiver.lock:
         export = next(r for r in receiver.requests if r["path"] == "/v1/traces")
     assert {k.lower(): v for k, v in export["headers"].items()}["content-type"] == "application/x-protobuf"
