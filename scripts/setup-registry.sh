@@ -2,9 +2,12 @@
 # Run two local OCI registries (Debian's docker-registry, distribution 2.8) on loopback for the tests:
 #   $COG_CI_REGISTRY      (127.0.0.1:5000)  open
 #   $COG_CI_AUTH_REGISTRY (127.0.0.1:5001)  htpasswd (bcrypt) auth; credentials in $COG_CI_REGISTRY_AUTH_FILE
-# Our own configs, storage and logs live under $COG_CI_STATE/registry; the packaged config/service are not used.
+# Our own configs and logs live under $COG_CI_STATE/registry; the packaged config/service are not used.
+# Storage is in memory: distribution 2.8's filesystem driver rewrites a tag's link file in place (truncate, then
+# write), so a HEAD racing the concurrent per-platform PUTs of a multi-platform `docker push` can read it empty
+# and answer 500 "invalid checksum digest format" (seen in CI). The in-memory driver writes under a lock.
 # Docker allows plain HTTP to 127.0.0.0/8 registries by default, so no TLS and no daemon config are needed.
-# Idempotent: a registry that already answers as expected on its port is left alone.
+# Idempotent: a registry that answers as expected on its port, started from the current config, is left alone.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib.sh
@@ -31,7 +34,7 @@ registry_ok() {
 
 write_config() { # name addr [auth]
   local name=$1 addr=$2 auth=${3:-}
-  mkdir -p "$dir/$name/data"
+  mkdir -p "$dir/$name"
   {
     cat <<EOF
 # Written by scripts/setup-registry.sh: a throwaway test registry, loopback only.
@@ -39,8 +42,7 @@ version: 0.1
 log:
   level: warn
 storage:
-  filesystem:
-    rootdirectory: $dir/$name/data
+  inmemory: {}
   delete:
     enabled: true
 http:
@@ -57,17 +59,31 @@ EOF
   } >"$dir/$name/config.yml"
 }
 
+# Stop the registry this script started for name, if it still runs (its config changed, or it stopped answering).
+stop_registry() { # name
+  local pid
+  pid=$(cat "$dir/$1/pid" 2>/dev/null) || return 0
+  if [[ $(cat "/proc/$pid/comm" 2>/dev/null) == docker-registry ]]; then
+    log "restarting the $1 registry (pid $pid)"
+    kill "$pid"
+    wait_for 10 test ! -e "/proc/$pid"
+  fi
+  rm -f "$dir/$1/pid" "$dir/$1/started-with.yml"
+}
+
 start_registry() { # name addr
   local name=$1 addr=$2 status
-  if registry_ok "$name"; then
+  if registry_ok "$name" && cmp -s "$dir/$name/config.yml" "$dir/$name/started-with.yml"; then
     log "$name registry already up on $addr"
     return 0
   fi
+  stop_registry "$name"
   status=$(v2_status "$addr")
   [[ $status == 000 ]] || die "something else answers on $addr (GET /v2/ -> $status); free the port or set the COG_CI_*REGISTRY variables"
   log "starting $name registry on $addr (log: $dir/$name/registry.log)"
   detached docker-registry serve "$dir/$name/config.yml" >>"$dir/$name/registry.log" 2>&1
   echo $! >"$dir/$name/pid"
+  cp "$dir/$name/config.yml" "$dir/$name/started-with.yml"
   if ! wait_for 20 registry_ok "$name"; then
     tail -n 20 "$dir/$name/registry.log" >&2 || true
     die "$name registry did not come up on $addr"

@@ -6,6 +6,8 @@ scripts/setup.sh provides them (scripts/test.sh runs it first). Without Docker t
 from __future__ import annotations
 
 import shutil
+import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,17 @@ from tests.docker import cog, cog_env, docker_engine, image_name  # noqa: F401 -
 PROJECTS = Path(__file__).parent / "projects"
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 OPEN_REGISTRY = "127.0.0.1:5000"
+
+
+def mirror_with(*images: tuple[str, str]) -> str:
+    """A fresh mirror on the loopback registry holding only these (official name, path in the mirror) images."""
+    mirror = f"{OPEN_REGISTRY}/mirror-{uuid.uuid4().hex[:8]}"
+    for official, path in images:
+        subprocess.run(["docker", "tag", official, f"{mirror}/{path}"], check=True)
+        pushed = subprocess.run(["docker", "push", "-q", f"{mirror}/{path}"], capture_output=True, text=True)
+        subprocess.run(["docker", "image", "rm", f"{mirror}/{path}"], check=True, capture_output=True)
+        assert pushed.returncode == 0, f"docker push {mirror}/{path} failed: {pushed.stderr.strip()}"
+    return mirror
 
 
 def pytest_collection_modifyitems(items):

@@ -20,7 +20,7 @@ import httpx
 from cog.cli.prediction import Runtime
 
 from tests.docker import SYSTEM_CA_BUNDLE
-from tests.images.conftest import OPEN_REGISTRY
+from tests.images.conftest import OPEN_REGISTRY, mirror_with
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -221,11 +221,7 @@ def test_login_and_push_to_a_registry_with_auth(cog, project, image_name, tmp_pa
 
 
 def test_base_image_mirror_for_air_gapped_builds(cog, project, image_name):
-    mirror = f"{OPEN_REGISTRY}/mirror-{uuid.uuid4().hex[:8]}"
-    for official, path in (("python:3.11-slim", "library/python:3.11-slim"), ("ghcr.io/astral-sh/uv:0.13.8", "astral-sh/uv:0.13.8")):
-        subprocess.run(["docker", "tag", official, f"{mirror}/{path}"], check=True)
-        subprocess.run(["docker", "push", "-q", f"{mirror}/{path}"], check=True, capture_output=True)
-        subprocess.run(["docker", "image", "rm", f"{mirror}/{path}"], check=True, capture_output=True)
+    mirror = mirror_with(("python:3.11-slim", "library/python:3.11-slim"), ("ghcr.io/astral-sh/uv:0.13.8", "astral-sh/uv:0.13.8"))
     directory = project("hello-world")
     tag = image_name()
     generated = cog("generate-dockerfile", "--base-image-mirror", mirror, cwd=directory).stdout

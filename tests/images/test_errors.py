@@ -10,7 +10,7 @@ import re
 import subprocess
 import uuid
 
-from tests.images.conftest import OPEN_REGISTRY
+from tests.images.conftest import OPEN_REGISTRY, mirror_with
 from tests.loopback import free_port
 
 PREDICT = "from cog import BasePredictor\n\nclass Predictor(BasePredictor):\n    def predict(self, text: str) -> str:\n        return text\n"
@@ -34,16 +34,6 @@ def write_project(directory, config: str):
     (directory / "cog.yaml").write_text(config)
     (directory / "predict.py").write_text(PREDICT)
     return directory
-
-
-def mirror_with(*images: tuple[str, str]) -> str:
-    """A fresh mirror on the loopback registry holding only these (official name, path in the mirror) images."""
-    mirror = f"{OPEN_REGISTRY}/mirror-{uuid.uuid4().hex[:8]}"
-    for official, path in images:
-        subprocess.run(["docker", "tag", official, f"{mirror}/{path}"], check=True)
-        subprocess.run(["docker", "push", "-q", f"{mirror}/{path}"], check=True, capture_output=True)
-        subprocess.run(["docker", "image", "rm", f"{mirror}/{path}"], check=True, capture_output=True)
-    return mirror
 
 
 # --- cog infer / predict IMAGE --------------------------------------------------------------------------------
