@@ -34,11 +34,11 @@ def client() -> DockerClient:
 def require_engine() -> None:
     if shutil.which("docker") is None:
         raise CogError("the docker command is not installed; install Docker Engine (https://docs.docker.com/engine/install/)")
-    try:
-        client().info()
-    except DockerException as exc:
-        reason = last_line(exc.stderr or str(exc), "no answer")
-        raise CogError(f"cannot reach the Docker daemon ({reason}); start Docker and try again") from None
+    # `docker version` asks the daemon for its version alone: a third of the time of `docker info`
+    answer = subprocess.run(["docker", "version", "--format", "{{.Server.Version}}"], capture_output=True, text=True)
+    if answer.returncode != 0:
+        reason = last_line(answer.stderr or answer.stdout, "no answer")
+        raise CogError(f"cannot reach the Docker daemon ({reason}); start Docker and try again")
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ import re
 import subprocess
 import uuid
 
+import pytest
+
 from tests.images.conftest import OPEN_REGISTRY, mirror_with
 from tests.loopback import free_port
 
@@ -53,6 +55,17 @@ def test_predict_an_image_whose_registry_does_not_answer(cog, tmp_path):
         f"error: cannot run {image}: there is no image {image} here and it could not be pulled from {registry} (not "
         f"reachable from here: connection refused); check the name, or build it here (cog build -t NAME) or load it "
         f"(docker load -i FILE)")
+
+
+@pytest.mark.parametrize("command", [("build",), ("predict", "-i", "text=x")])
+def test_a_docker_daemon_that_does_not_answer(cog, tmp_path, command):
+    directory = write_project(tmp_path / "project", "build:\n  python_version: '3.11'\npredict: predict.py:Predictor\n")
+    socket = tmp_path / "no-daemon.sock"
+    result = cog(*command, cwd=directory, env={"DOCKER_HOST": f"unix://{socket}"}, check=False)
+    assert one_error_line(result) == (
+        f"error: cannot reach the Docker daemon (Cannot connect to the Docker daemon at unix://{socket}. Is the docker "
+        f"daemon running?); start Docker and try again")
+    assert result.returncode == 1
 
 
 def test_predict_an_image_name_that_is_not_one(cog, tmp_path):
