@@ -161,3 +161,28 @@ def test_an_editable_install_without_hatchling_builds_the_wheel_images_carry(tmp
         cwd=tmp_path, text=True)
     assert imported.split()[0] == __version__
     assert imported.split()[1].endswith("site-packages/cog/_data/templates")
+
+
+def test_a_wheel_made_before_comes_from_the_cache_with_the_same_bytes(tmp_path, monkeypatch):
+    from cog.images import wheel as module
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    first = build_runtime_wheel(tmp_path / "first").read_bytes()
+    [cached] = (tmp_path / "cache" / "cog" / "runtime-wheels").glob("*.whl")
+    assert cached.read_bytes() == first
+
+    def no_zipping(*args):
+        raise AssertionError("the wheel was zipped again")
+
+    monkeypatch.setattr(module, "_zip", no_zipping)
+    assert build_runtime_wheel(tmp_path / "second").read_bytes() == first
+
+
+def test_other_files_make_another_wheel_and_the_cache_keeps_the_last_four(tmp_path, monkeypatch):
+    from cog.images import wheel as module
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    for n in range(6):
+        module._write_wheel(tmp_path / f"w{n}.whl", [("cog/__init__.py", b"# %d" % n)], "cog-0.dist-info/RECORD")
+        assert zipfile.ZipFile(tmp_path / f"w{n}.whl").read("cog/__init__.py") == b"# %d" % n
+    assert len(list((tmp_path / "cache" / "cog" / "runtime-wheels").glob("*.whl"))) == 4

@@ -16,9 +16,12 @@ import csv
 import hashlib
 import io
 import os
+import shutil
 import zipfile
 from importlib import metadata
 from pathlib import Path
+
+import platformdirs
 
 import cog
 from cog._version import __version__
@@ -181,9 +184,48 @@ def _repack_installed(target: Path) -> Path:
 
 
 def _write_wheel(target: Path, entries: list[tuple[str, bytes]], record_name: str) -> Path:
-    """A wheel of `entries` (in their order) and a RECORD of them with sha256 hashes, written last."""
-    rows = []
+    """A wheel of `entries` (in their order) and a RECORD of them with sha256 hashes, written last. The same
+    entries give the same bytes, so a wheel made before is taken from the user's cache (compressing is most of
+    the time it takes: 40 ms of every build)."""
+    key = hashlib.sha256(record_name.encode())
+    for name, data in entries:
+        key.update(b"%d:%s\0%d:" % (len(name.encode()), name.encode(), len(data)))
+        key.update(data)
+    cached = _wheel_cache() / f"{key.hexdigest()}.whl"
     partial = target.with_name(target.name + ".partial")
+    try:
+        shutil.copyfile(cached, partial)
+        os.utime(cached)  # the cache keeps the wheels used last
+    except OSError:
+        _zip(partial, entries, record_name)
+        _keep(partial, cached)
+    # uv records an installed file's modification time in its dist-info (uv_cache.json): the same for every build.
+    fixed = calendar.timegm((*_FIXED_TIME, 0, 0, 0))
+    os.utime(partial, (fixed, fixed))
+    partial.replace(target)
+    return target
+
+
+def _wheel_cache() -> Path:
+    return Path(platformdirs.user_cache_dir("cog")) / "runtime-wheels"
+
+
+def _keep(wheel: Path, cached: Path, kept: int = 4) -> None:
+    """Put a copy of `wheel` in the cache, which keeps the last `kept` (one per version of cog's files); where the
+    cache cannot be written, nothing is kept."""
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        copy = cached.with_name(f"{cached.name}.{os.getpid()}.partial")
+        shutil.copyfile(wheel, copy)
+        copy.replace(cached)
+        for old in sorted(cached.parent.glob("*.whl"), key=lambda path: path.stat().st_mtime)[:-kept]:
+            old.unlink()
+    except OSError:
+        pass
+
+
+def _zip(partial: Path, entries: list[tuple[str, bytes]], record_name: str) -> None:
+    rows = []
     with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name, data in entries:
             archive.writestr(_info(name), data)
@@ -193,11 +235,6 @@ def _write_wheel(target: Path, entries: list[tuple[str, bytes]], record_name: st
         record = io.StringIO()
         csv.writer(record, lineterminator="\n").writerows(rows)
         archive.writestr(_info(record_name), record.getvalue())
-    # uv records an installed file's modification time in its dist-info (uv_cache.json): the same for every build.
-    fixed = calendar.timegm((*_FIXED_TIME, 0, 0, 0))
-    os.utime(partial, (fixed, fixed))
-    partial.replace(target)
-    return target
 
 
 def _info(name: str) -> zipfile.ZipInfo:
