@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -88,7 +89,7 @@ def parse_requirements_file(path: Path, display_path: str, project_dir: Path) ->
     """Parse a requirements file and the files it includes with -r/-c; errors name FILE:LINE."""
     if not path.is_file():
         raise FileNotFoundError(path)
-    parsed = _pip_reading(path, include_nested=True)
+    parsed = _pip_reading(path, include_nested=True, display_path=display_path)
     base_dir = path.parent
 
     def where(filename: str, line: int | None) -> Location:
@@ -112,7 +113,7 @@ def parse_requirement_lines(lines: list[str], locations: list[Location], project
     with tempfile.TemporaryDirectory() as scratch:
         file = Path(scratch) / "requirements.txt"
         file.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-        parsed = _pip_reading(file, include_nested=False)
+        parsed = _pip_reading(file, include_nested=False, display_path="cog.yaml")
     by_line = dict(enumerate(locations, start=1))
     for invalid in parsed.invalid_lines:
         raise ConfigError(
@@ -123,10 +124,28 @@ def parse_requirement_lines(lines: list[str], locations: list[Location], project
     return _collect(parsed, lambda _file, line: by_line[line], project_dir, base_dir=project_dir)
 
 
-def _pip_reading(path: Path, include_nested: bool) -> RequirementsFile:
+def _pip_reading(path: Path, include_nested: bool, display_path: str) -> RequirementsFile:
+    """pip's reading of a requirements file and the files it includes; what pip cannot open is a ConfigError."""
     import pip_requirements_parser  # a twentieth of a second: only for a project with requirements
 
-    return pip_requirements_parser.RequirementsFile.from_file(str(path), include_nested=include_nested)
+    where = Location(display_path)
+    try:
+        path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"is not UTF-8 text (byte {exc.start})", where) from None
+    try:
+        return pip_requirements_parser.RequirementsFile.from_file(str(path), include_nested=include_nested)
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"a file it includes (-r/-c) is not UTF-8 text (byte {exc.start})", where) from None
+    except RecursionError:
+        raise ConfigError("its -r/-c includes lead back to a file already included", where) from None
+    except pip_requirements_parser.InstallationError as exc:
+        # "Could not open requirements file: PATH|n[Errno 2] No such file or directory: 'PATH'"
+        found = re.match(r"Could not open requirements file: (?P<file>.*?)\|n(?:\[Errno \d+\] )?(?P<why>[^:]*)", str(exc))
+        if found is None:
+            raise ConfigError(f"pip cannot read it: {_first_line(str(exc))}", where) from None
+        included = os.path.relpath(found["file"], path.parent)
+        raise ConfigError(f"includes {included} (-r/-c), which cannot be opened: {found['why'].lower()}", where) from None
 
 
 def _collect(parsed: RequirementsFile, where, project_dir: Path, base_dir: Path | None = None) -> Requirements:
