@@ -34,6 +34,7 @@ from cog.server.process import WorkerProcess
 from cog.server.responses import RequestError
 from cog.server.responses import error_response as _error_response
 from cog.server.responses import json_response as _json
+from cog.server.responses import parse_json
 from cog.server.responses import read_body as _read_body
 from cog.server.runner import Job, Runtime, WorkerFactory
 from cog.server.settings import Settings
@@ -45,10 +46,7 @@ JOB_KINDS = {"predictions": Kind.PREDICT, "trainings": Kind.TRAIN}
 
 
 def _parse_request(body: bytes) -> Dict[str, Any]:
-    try:
-        payload = json.loads(body) if body else {}
-    except ValueError as exc:
-        raise RequestError(422, f"the request body is not valid JSON: {exc}", ["body"]) from None
+    payload = parse_json(body)
     if not isinstance(payload, dict):
         raise RequestError(422, "the request body must be a JSON object", ["body"])
     for name in ("id", "webhook", "output_file_prefix", "created_at"):

@@ -20,7 +20,6 @@ with `"status": "failed"`.
 
 from __future__ import annotations
 
-import json
 from typing import Any, Awaitable, Callable, Dict, List, Sequence, Tuple, Union
 
 from starlette.applications import Starlette
@@ -28,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from cog.sdk.protocol import Status
-from cog.server.responses import RequestError, json_response, read_body
+from cog.server.responses import RequestError, json_response, parse_json, read_body
 from cog.server.runner import Job
 from cog.server.settings import Settings
 
@@ -38,11 +37,7 @@ Readiness = Callable[[Request], Tuple[int, Dict[str, Any]]]
 
 
 async def _body(request: Request, settings: Settings) -> Any:
-    body = await read_body(request, settings.max_body_bytes)
-    try:
-        return json.loads(body) if body else {}
-    except ValueError as exc:
-        raise RequestError(422, f"the request body is not valid JSON: {exc}", ["body"]) from None
+    return parse_json(await read_body(request, settings.max_body_bytes))
 
 
 def _outputs(jobs: List[Job]) -> List[Any]:

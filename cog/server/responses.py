@@ -56,3 +56,14 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise RequestError(413, f"the request body is larger than the limit of {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def parse_json(body: bytes) -> Any:
+    """A request body as JSON (an empty one is {}); a body that is not JSON, or nests too deeply for the decoder,
+    is a 422."""
+    try:
+        return json.loads(body) if body else {}
+    except ValueError as exc:
+        raise RequestError(422, f"the request body is not valid JSON: {exc}", ["body"]) from None
+    except RecursionError:
+        raise RequestError(422, "the request body nests arrays and objects too deeply to be read", ["body"]) from None

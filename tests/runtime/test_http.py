@@ -98,6 +98,8 @@ def test_a_bad_input_is_a_422_that_names_the_field(types_server: Server, inputs:
 @pytest.mark.parametrize("method, path, body, status, fragment", [
     pytest.param("POST", "/predictions", b'{"input": {', 422, "not valid JSON", id="malformed JSON"),
     pytest.param("POST", "/predictions", b"[1]", 422, "must be a JSON object", id="a body that is no object"),
+    pytest.param("POST", "/predictions", b"[" * 999 + b"]" * 999, 422, "nests arrays and objects too deeply",
+                 id="JSON nested deeper than the decoder goes"),
     pytest.param("POST", "/predictions", b'{"webhook": "ftp://x"}', 422, "http(s) URL", id="a webhook not http"),
     pytest.param("POST", "/predictions", '{"webhook": "https://\u00cf/"}'.encode(), 422, "http(s) URL",
                  id="a webhook that is no URI"),
