@@ -176,6 +176,11 @@ class WorkerProcess:
                 transport.close()
         if self.process is None:
             return
+        if self._exit is None:  # its start was cut short (the server could not start): nothing watches it
+            self.kill()
+            await asyncio.get_running_loop().run_in_executor(None, self.process.wait)
+            self.exited.set()
+            return
         try:
             await asyncio.wait_for(self.exited.wait(), grace)
         except asyncio.TimeoutError:

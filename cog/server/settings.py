@@ -50,24 +50,24 @@ class Settings:
         env = os.environ
         predict_ref = overrides.get("predict_ref") or env.get("COG_PREDICT") or env.get("COG_PREDICT_TYPE_STUB")
         train_ref = env.get("COG_TRAIN") or env.get("COG_TRAIN_TYPE_STUB") or None
-        max_concurrency = env.get("COG_MAX_CONCURRENCY")
+        max_concurrency = _env_number("COG_MAX_CONCURRENCY", None, int, minimum=1)
         if not predict_ref:
             project = read_project(overrides.get("project_dir") or os.getcwd())  # PyYAML's import only here
             if project is not None:
                 predict_ref = project.predict_ref
                 train_ref = train_ref or project.train_ref
-                if max_concurrency is None and project.max_concurrency is not None:
-                    max_concurrency = str(project.max_concurrency)
+                if max_concurrency is None:
+                    max_concurrency = project.max_concurrency
         values: Dict[str, Any] = {
             "predict_ref": predict_ref or "predict.py:Predictor",
             "train_ref": train_ref,
-            "max_concurrency": int(max_concurrency or "1"),
+            "max_concurrency": max_concurrency or 1,
             "worker_python": env.get("COG_WORKER_PYTHON") or sys.executable,
-            "setup_timeout": float(env["COG_SETUP_TIMEOUT"]) if env.get("COG_SETUP_TIMEOUT") else None,
+            "setup_timeout": _env_number("COG_SETUP_TIMEOUT", None),
             "webhook_auth_token": env.get("WEBHOOK_AUTH_TOKEN") or None,
-            "queue_size": int(env.get("COG_QUEUE_SIZE", "64")),
-            "max_body_bytes": int(env.get("COG_MAX_REQUEST_BYTES", str(cls.max_body_bytes))),
-            "max_input_file_bytes": int(env.get("COG_MAX_INPUT_FILE_BYTES", str(cls.max_input_file_bytes))),
+            "queue_size": _env_number("COG_QUEUE_SIZE", cls.queue_size, int),
+            "max_body_bytes": _env_number("COG_MAX_REQUEST_BYTES", cls.max_body_bytes, int),
+            "max_input_file_bytes": _env_number("COG_MAX_INPUT_FILE_BYTES", cls.max_input_file_bytes, int),
             "max_restarts": _env_number("COG_MAX_WORKER_RESTARTS", cls.max_restarts, int),
             "shutdown_grace": _env_number("COG_SHUTDOWN_GRACE_SECONDS", cls.shutdown_grace),
             "retention_seconds": _env_number("COG_PREDICTION_RETENTION_SECONDS", cls.retention_seconds),
@@ -85,18 +85,19 @@ class SettingsError(CogError):
     """A variable of the server's environment has a value it cannot use; the message names it."""
 
 
-def _env_number(name: str, default: Any, kind: Callable[[str], Any] = float) -> Any:
-    """The environment's value of `name`, a number ≥ 0: COG_SHUTDOWN_GRACE_SECONDS=10 → 10.0; unset: `default`."""
+def _env_number(name: str, default: Any, kind: Callable[[str], Any] = float, minimum: int = 0) -> Any:
+    """The environment's value of `name`, a number ≥ `minimum`: COG_SHUTDOWN_GRACE_SECONDS=10 → 10.0; unset:
+    `default`."""
     text = os.environ.get(name, "").strip()
     if not text:
         return default
     try:
         value = kind(text)
     except ValueError:
-        value = -1
-    if value < 0:
+        value = minimum - 1
+    if not value >= minimum:  # NaN too
         noun = "a whole number" if kind is int else "a number of seconds"
-        raise SettingsError(f"{name}={text} is not {noun} (0 or more)")
+        raise SettingsError(f"{name}={text} is not {noun} ({minimum} or more)")
     return value
 
 

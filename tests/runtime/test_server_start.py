@@ -4,6 +4,7 @@ what cog.yaml names (both dialects), environment variables still winning."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import time
@@ -174,6 +175,14 @@ def test_a_server_with_cog_predict_never_imports_yaml() -> None:
     pytest.param([], {"COG_SHUTDOWN_GRACE_SECONDS": "soon"},
                  "error: COG_SHUTDOWN_GRACE_SECONDS=soon is not a number of seconds (0 or more)", id="a setting"),
     pytest.param(["--port", "http"], {}, "error: --port=http is not a port number (0 to 65535)", id="the port"),
+    pytest.param([], {"COG_MAX_CONCURRENCY": "abc"}, "error: COG_MAX_CONCURRENCY=abc is not a whole number (1 or more)",
+                 id="a concurrency that is no number"),
+    pytest.param([], {"COG_MAX_CONCURRENCY": "0"}, "error: COG_MAX_CONCURRENCY=0 is not a whole number (1 or more)",
+                 id="a concurrency that would run nothing"),
+    pytest.param([], {"COG_MAX_REQUEST_BYTES": "1e6"}, "error: COG_MAX_REQUEST_BYTES=1e6 is not a whole number (0 or more)",
+                 id="a body limit that is no whole number"),
+    pytest.param([], {"COG_SETUP_TIMEOUT": "nan"}, "error: COG_SETUP_TIMEOUT=nan is not a number of seconds (0 or more)",
+                 id="a setup timeout that is no number"),
 ])
 def test_a_server_setting_it_cannot_use_is_one_error_line(tmp_path: Path, args: list, env: dict, line: str) -> None:
     environment = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "COG_PREDICT": "predict.py:Predictor", **env}
@@ -206,3 +215,16 @@ def test_a_model_without_files_or_webhooks_never_imports_httpx(start_server, tmp
     assert server.predict(text="lean")["output"] == "hello lean"
     imported = {line.rsplit("|", 1)[-1].strip() for line in server.output().splitlines() if "import time:" in line}
     assert "uvicorn" in imported and "httpx" not in imported
+
+
+def test_a_port_in_use_stops_the_server_at_once_with_uvicorns_error(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        environment = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "COG_PREDICT": "hello.py:Predictor"}
+        result = subprocess.run([sys.executable, "-m", "cog.server.http", "--host", "127.0.0.1", "--port", str(port)],
+                                cwd=FIXTURES, env=environment, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert f"error while attempting to bind on address ('127.0.0.1', {port}): address already in use" in result.stderr
+    assert "Traceback" not in result.stderr
