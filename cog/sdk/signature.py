@@ -121,6 +121,14 @@ class Signature:
     def from_json(cls, data: Dict[str, Any]) -> "Signature":
         return cls(inputs=[InputField(**f) for f in data["inputs"]], output=_output_from_json(data["output"]))
 
+    def redacted(self, given: Dict[str, Any]) -> Dict[str, Any]:
+        """A request's inputs as the job shows them (its answers, webhooks, polls): a secret's value, or each of a
+        list of them, as Cog shows it, "**********"."""
+        secrets = {f.name for f in self.inputs if f.kind == SECRET}
+        if not secrets or not isinstance(given, dict) or secrets.isdisjoint(given):
+            return given
+        return {name: _redact(value) if name in secrets else value for name, value in given.items()}
+
     def validate(self, payload: Any) -> Dict[str, Any]:
         """Check a request's `input` object; return every argument (defaults filled) or raise InputError."""
         if not isinstance(payload, dict):
@@ -138,6 +146,15 @@ class Signature:
             else:
                 arguments[f.name] = f.default
         return arguments
+
+
+SECRET_SHOWN = "**********"  # pydantic's SecretStr, and so Cog, show every secret so
+
+
+def _redact(value: Any) -> Any:
+    if isinstance(value, list):
+        return [SECRET_SHOWN if item is not None else None for item in value]
+    return SECRET_SHOWN if value is not None else None
 
 
 def _output_from_json(data: Dict[str, Any]) -> OutputType:

@@ -391,6 +391,9 @@ class Runtime:
                 trace: Optional[Dict[str, str]] = None) -> Job:
         """A job for `request`; `trace` is the request's W3C trace context (cog.server.tracing.incoming)."""
         job = Job(kind, job_id, request)
+        signature = self.train_signature if kind == Kind.TRAIN else self.signature
+        if signature is not None:
+            job.input = signature.redacted(job.input)
         self.metrics.job_requested()
         job.span = self.tracer.start("training" if kind == Kind.TRAIN else "prediction", trace or {}, server=True,
                                      job_id=job.id)

@@ -131,6 +131,15 @@ def test_valid_inputs_of_every_type_arrive_converted(types_server: Server) -> No
                             "secret_length": 6, "numbers": [4], "note": "n", "size": "small", "color": "red"}
 
 
+def test_a_secret_reaches_the_model_but_its_answers_show_it_redacted(types_server: Server) -> None:
+    answer = types_server.client.post("/predictions", json={"id": "with-a-secret", "input": {"text": "abc", "token": "s3cret"}})
+    body = answer.json()
+    assert body["output"]["secret_length"] == 6
+    assert body["input"] == {"text": "abc", "token": "**********"}
+    polled = types_server.client.get("/predictions/with-a-secret").json()
+    assert polled["input"] == {"text": "abc", "token": "**********"} and "s3cret" not in answer.text + str(polled)
+
+
 def test_a_model_error_fails_that_prediction_only(serve: Any) -> None:
     server = serve("failures.py:Predictor")
     failed = server.predict(mode="raise")

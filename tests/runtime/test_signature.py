@@ -241,3 +241,19 @@ def test_default_checks_run_on_python_3_8_syntax():
 
     source = (REPO / "cog" / "sdk" / "signature.py").read_text(encoding="utf-8")
     ast.parse(source, feature_version=(3, 8))
+
+
+def test_redacted_shows_each_secret_as_cog_does_and_leaves_the_rest() -> None:
+    def predict(text: str, token: cog.Secret, tokens: List[cog.Secret], spare: Optional[cog.Secret] = None) -> str:
+        return text
+
+    signature = signature_of(predict)
+    given = {"text": "a", "token": "s3cret", "tokens": ["x", "y"], "spare": None}
+    assert signature.redacted(given) == {"text": "a", "token": "**********", "tokens": ["**********", "**********"],
+                                         "spare": None}
+    assert given["token"] == "s3cret"  # the model's arguments are another dict
+
+    def plain(text: str) -> str:
+        return text
+
+    assert signature_of(plain).redacted({"text": "a"}) == {"text": "a"}
