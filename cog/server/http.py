@@ -60,7 +60,13 @@ import os
 import sys
 from typing import Any, Dict, List, Optional
 
-from cog.server.process import prestarted_workers
+# `python -m cog.server.http` puts its working directory, the model's project, first on sys.path: a file there
+# named like a package the server imports (h2.py, anyio.py, starlette.py) would be imported in its place. The
+# server runs none of the model's code (the model's own process does, from that directory).
+if __name__ == "__main__" and sys.path and sys.path[0] in ("", os.getcwd()):
+    del sys.path[0]
+
+from cog.server.process import prestarted_workers  # noqa: E402 - after the path is made safe
 from cog.server.project import ProjectError
 from cog.server.settings import Settings, SettingsError
 

@@ -228,3 +228,11 @@ def test_a_port_in_use_stops_the_server_at_once_with_uvicorns_error(tmp_path: Pa
     assert result.returncode != 0
     assert f"error while attempting to bind on address ('127.0.0.1', {port}): address already in use" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_files_of_the_model_named_like_the_servers_packages_do_not_replace_them(start_server, tmp_path: Path) -> None:
+    (tmp_path / "predict.py").write_text(HELLO)
+    for package in ("starlette", "uvicorn", "h11", "anyio", "prometheus_client"):
+        (tmp_path / f"{package}.py").write_text(f"raise SystemExit('the project file {package}.py was imported')\n")
+    server = start_server("predict.py:Predictor", cwd=tmp_path)
+    assert server.predict(text="world")["status"] == "succeeded"
