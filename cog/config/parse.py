@@ -32,6 +32,7 @@ _DEBIAN_PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.\-]*(:[a-z0-9]+)?(=[A-Za-z0-9.+
 _RESERVED_ENV_NAMES = {"PATH", "LD_LIBRARY_PATH", "PYTHONPATH", "VIRTUAL_ENV", "PYTHONUNBUFFERED", "HOME", "PORT"}
 _RESERVED_ENV_PREFIXES = ("COG_", "CUDA_", "NVIDIA_", "NV_", "R8_", "REPLICATE_")
 _MIN_CUDA_MAJOR = 11
+_PYTHON_VERSION = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))?")
 _EXTRA_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")  # PEP 685 extras, PEP 735 groups
 # A registry repository as Docker names one, without a tag: [HOST[:PORT]/]COMPONENT[/COMPONENT...], lowercase.
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
@@ -277,6 +278,8 @@ class _Normalizer:
             return releases.default
         path = (prefix, "python_version")
         text = self.version_string(value, path)
+        if not _PYTHON_VERSION.fullmatch(text):  # it names the base image (python:X-slim) and uv's interpreter
+            raise ConfigError(f"`{text}` is not a Python version such as 3.12 or 3.12.4", self.at(*path))
         supported = {release.version: release for release in releases.releases}
         parsed = Version(text)
         minor = f"{parsed.major}.{parsed.minor}" if len(parsed.release) >= 2 else text
