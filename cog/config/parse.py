@@ -32,6 +32,7 @@ _DEBIAN_PACKAGE = re.compile(r"^[a-z0-9][a-z0-9+.\-]*(:[a-z0-9]+)?(=[A-Za-z0-9.+
 _RESERVED_ENV_NAMES = {"PATH", "LD_LIBRARY_PATH", "PYTHONPATH", "VIRTUAL_ENV", "PYTHONUNBUFFERED", "HOME", "PORT"}
 _RESERVED_ENV_PREFIXES = ("COG_", "CUDA_", "NVIDIA_", "NV_", "R8_", "REPLICATE_")
 _MIN_CUDA_MAJOR = 11
+_WORKDIR = re.compile(r"/[A-Za-z0-9._/-]*")
 _PYTHON_VERSION = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))?")
 _EXTRA_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")  # PEP 685 extras, PEP 735 groups
 # A registry repository as Docker names one, without a tag: [HOST[:PORT]/]COMPONENT[/COMPONENT...], lowercase.
@@ -186,8 +187,12 @@ class _Normalizer:
         architectures = tuple(dict.fromkeys(env.architectures)) if env and env.architectures is not None else VARIANTS
         if not architectures:
             raise ConfigError("environment.architectures is empty; list cpu, gpu or both", self.at("environment", "architectures"))
-        extra_index_urls = tuple(env.python_extra_index_urls or ()) if env else ()
-        find_links = tuple(env.python_find_links or ()) if env else ()
+        extra_index_urls = self.index_options(env.python_extra_index_urls if env else None, "python_extra_index_urls")
+        find_links = self.index_options(env.python_find_links if env else None, "python_find_links")
+        if spec.workdir is not None and (not _WORKDIR.fullmatch(spec.workdir) or spec.workdir.rstrip("/") in ("", "/opt/cog")
+                                         or spec.workdir.startswith("/opt/cog/")):
+            raise ConfigError(f"`workdir: {spec.workdir}` must be an absolute path of letters, digits and . _ - / "
+                              f"(such as /src), and not / or cog's /opt/cog", self.at("workdir"))
         return self.finish(
             dialect="original",
             prefix="environment",
@@ -206,6 +211,15 @@ class _Normalizer:
             extra_index_urls=extra_index_urls,
             find_links=find_links,
         )
+
+    def index_options(self, values: list[str] | None, name: str) -> tuple[str, ...]:
+        """The original dialect's python_extra_index_urls or python_find_links: each one URL (or path) that pip
+        takes as it is, on a line of the requirements file the image installs."""
+        for index, value in enumerate(values or ()):
+            if not value.strip() or value.startswith("-") or any(c.isspace() or not c.isprintable() for c in value):
+                raise ConfigError(f"`environment.{name}[{index}]` must be one URL, without spaces or line breaks",
+                                  self.at("environment", name, index))
+        return tuple(values or ())
 
     def finish(self, *, prefix: str, section: BuildSpec | OriginalEnvironmentSpec | None, extra_index_urls=(),
                find_links=(), **fields) -> Config:
