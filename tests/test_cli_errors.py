@@ -23,9 +23,9 @@ def cog(tmp_path):
     work = tmp_path / "work"
     work.mkdir()
 
-    def run(*args: str, input: str | None = None) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "cog.cli", *args], cwd=work, env=env, capture_output=True,
-                              text=True, timeout=120, input=input)
+    def run(*args: str, input: str | None = None, extra_env: dict | None = None) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "cog.cli", *args], cwd=work, env={**env, **(extra_env or {})},
+                              capture_output=True, text=True, timeout=120, input=input)
 
     return run
 
@@ -179,3 +179,24 @@ def test_a_build_that_cannot_pull_its_base_image_says_which_and_what_to_do():
         "--base-image-mirror HOST[:PORT] (or COG_BASE_IMAGE_MIRROR), or pre-load it: docker pull python:3.12-slim on a "
         "connected machine, docker save python:3.12-slim -o image.tar there, then docker load -i image.tar here")
     assert _unpulled_base_image(["ERROR: process \"/bin/sh -c pip install x\" did not complete successfully"]) is None
+
+
+# --- flags and messages ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("arguments", "environment", "said"), [
+    (["--base-image-mirror", "http://mirror"], {}, "--base-image-mirror http://mirror"),
+    (["--base-image-mirror", "not a host!"], {}, "--base-image-mirror not a host!"),
+    ([], {"COG_BASE_IMAGE_MIRROR": "x\nRUN echo injected"}, "COG_BASE_IMAGE_MIRROR x\\nRUN echo injected"),
+])
+def test_a_base_image_mirror_that_is_no_registry_is_one_line_naming_where_it_came_from(cog, tmp_path, arguments,
+                                                                                      environment, said):
+    (tmp_path / "work" / "cog.yaml").write_text("build:\n  python_version: '3.11'\npredict: predict.py:Predictor\n")
+    line = one_error_line(cog("generate-dockerfile", *arguments, extra_env=environment))
+    assert line == f"error: {said} is not a registry HOST[:PORT][/PREFIX], such as mirror.example.com:5000/hub"
+
+
+def test_an_error_that_holds_brackets_is_printed_as_it_is(cog, tmp_path):
+    # rich would read [/PREFIX] or [bold] in a message as its markup: an error of its own, or a message restyled
+    (tmp_path / "work" / "cog.yaml").write_text("build:\n  python_packages: ['[bold]x']\n")
+    assert one_error_line(cog("generate-dockerfile")).startswith("error: cog.yaml:2:21: pip cannot read `[bold]x`")

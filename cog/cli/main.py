@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass, field
 from enum import Enum
@@ -65,8 +66,18 @@ OpenapiSchemaOption = typer.Option(
     None, "--openapi-schema", dir_okay=False,
     help="Label the image with this OpenAPI schema (JSON) instead of reading it from the model; it is checked first.",
 )
+def _mirror(context: typer.Context, value: Optional[str]) -> Optional[str]:
+    """A registry to pull base images from: HOST[:PORT][/PREFIX], which the Dockerfile's FROM lines start with."""
+    if value and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.-]*(:[0-9]{1,5})?(/[a-z0-9][a-z0-9._/-]*)?/?", value):
+        source = context.get_parameter_source("base_image_mirror")
+        given = "COG_BASE_IMAGE_MIRROR" if getattr(source, "name", "") == "ENVIRONMENT" else "--base-image-mirror"
+        shown = value.encode("unicode_escape").decode()
+        raise CogError(f"{given} {shown} is not a registry HOST[:PORT][/PREFIX], such as mirror.example.com:5000/hub")
+    return value
+
+
 MirrorOption = typer.Option(
-    None, "--base-image-mirror", envvar="COG_BASE_IMAGE_MIRROR",
+    None, "--base-image-mirror", envvar="COG_BASE_IMAGE_MIRROR", callback=_mirror,
     help="Registry (HOST[:PORT][/PREFIX]) to take base images from instead of their official registries.",
 )
 

@@ -32,15 +32,22 @@ def stderr() -> Console:
 
 
 def error(message: str) -> None:
-    stderr().print(f"[bold red]error:[/] {message}", markup=True, emoji=False)
+    _labelled("[bold red]error:[/]", message)
 
 
 def warning(message: str) -> None:
-    stderr().print(f"[yellow]warning:[/] {message}", markup=True, emoji=False)
+    _labelled("[yellow]warning:[/]", message)
 
 
 def success(message: str) -> None:
-    stderr().print(f"[bold green]✓[/] {message}", markup=True, emoji=False)
+    _labelled("[bold green]✓[/]", message)
+
+
+def _labelled(label: str, message: str) -> None:
+    """The label styled; the message as it is, whatever brackets it holds (`[/PREFIX]`, a user's `[bold]`)."""
+    from rich.markup import escape
+
+    stderr().print(f"{label} {escape(message)}", markup=True, emoji=False)
 
 
 def build_log(line: str) -> None:
@@ -56,6 +63,8 @@ def build_display(live: bool) -> Iterator[Callable[[str], None]]:
     if not live:
         yield build_log
         return
+    from rich.markup import escape
+
     recent: collections.deque[str] = collections.deque(maxlen=30)
     try:
         with stderr().status("Building", spinner="dots") as status:
@@ -64,7 +73,7 @@ def build_display(live: bool) -> Iterator[Callable[[str], None]]:
                 recent.append(line)
                 step = _STEP.match(line)
                 if step:
-                    status.update(f"[dim]{step.group('stage')}[/] {step.group('step')[:120]}")
+                    status.update(f"[dim]{escape(step.group('stage'))}[/] {escape(step.group('step')[:120])}")
                 elif not line.startswith("#"):
                     stderr().print(line, markup=False, emoji=False, highlight=False)
 
