@@ -133,6 +133,7 @@ def generate_dockerfile(
 
     project = load_project(file)
     chosen = variant.value if variant else ("gpu" if project.config.variants == ("gpu",) else "cpu")
+    _variants(variant, project.config)  # what cog build refuses (a GPU image of a model that lists only cpu)
     imports = project_imports(project)
     plans = resolve_torch_source(lambda torch_index: [resolve(  # where torch comes from: COG_TORCH_INDEX
         project.config, chosen, platform.value, base_image_mirror=base_image_mirror, imports=imports, torch_index=torch_index,

@@ -160,10 +160,11 @@ def test_build_without_a_model_fails_before_building(make_project, config, expec
     assert result.stderr.strip() == expected
 
 
-def test_build_of_a_gpu_image_of_an_original_cpu_only_model_is_refused(make_project):
+@pytest.mark.parametrize("command", ["build", "generate-dockerfile"])
+def test_a_gpu_image_of_an_original_cpu_only_model_is_refused(make_project, command):
     project = make_project({"cog.yaml": 'environment:\n  python_version: "3.11"\n  architectures: [cpu]\nmodel: "model.py:Model"\n'})
-    result = run("build", "--variant", "gpu", cwd=project, env={**_isolated(project), "DOCKER_HOST": "unix:///nonexistent.sock"})
-    assert result.returncode == 1
+    result = run(command, "--variant", "gpu", cwd=project, env={**_isolated(project), "DOCKER_HOST": "unix:///nonexistent.sock"})
+    assert result.returncode == 1 and result.stdout == ""
     assert result.stderr.strip() == "error: cog.yaml:3:18: environment.architectures lists only cpu; add gpu to build a GPU image"
 
 
