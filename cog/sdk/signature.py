@@ -493,6 +493,9 @@ def _coerce_one(f: InputField, value: Any) -> Any:
             return str(value)
         if not isinstance(value, str) or not value.startswith(_URL_SCHEMES):
             raise InputError(name, f"input {name!r} must be an http(s) URL or a data URI")
+        if not value.startswith("data:") and not _fetchable(value):
+            raise InputError(name, f"input {name!r} is not a URL that can be fetched: it needs a host, and a port "
+                                   f"from 1 to 65535 if it names one")
     if f.ge is not None and value < f.ge:
         raise InputError(name, f"input {name!r} must be greater than or equal to {_num(f.ge)}")
     if f.le is not None and value > f.le:
@@ -500,6 +503,17 @@ def _coerce_one(f: InputField, value: Any) -> Any:
     if f.choices is not None and value not in f.choices:
         raise InputError(name, f"input {name!r} must be one of {', '.join(map(repr, f.choices))}")
     return value
+
+
+def _fetchable(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:  # a port that is no number, or out of range; brackets that do not close
+        return False
+    return bool(parts.hostname) and port != 0
 
 
 def _num(x: float) -> str:

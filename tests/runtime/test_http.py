@@ -84,6 +84,10 @@ def types_server() -> Iterator[Server]:
     pytest.param({"text": "ab", "size": "huge"}, "size", "must be one of", id="a value outside a Literal"),
     pytest.param({"text": "AB"}, "text", "must match the pattern", id="a string that misses the regex"),
     pytest.param({"text": "ab", "file": "/etc/passwd"}, "file", "http(s) URL or a data URI", id="a local path"),
+    pytest.param({"text": "ab", "file": "http://127.0.0.1:99999/x"}, "file", "is not a URL that can be fetched",
+                 id="a URL whose port is out of range"),
+    pytest.param({"text": "ab", "file": "http://127.0.0.1:abc/x"}, "file", "is not a URL that can be fetched",
+                 id="a URL whose port is no number"),
     pytest.param({"text": "ab", "numbers": 4}, "numbers", "must be a list, got", id="one item for a list"),
     pytest.param({"text": "ab", "count": None}, "count", "must not be null", id="null where the default is not"),
 ])
