@@ -438,7 +438,8 @@ def read_pylock(toml: TomlFile, project_dir: Path, base_dir: Path, selection: Se
     lock_version = data.get("lock-version")
     version_where = toml.at(toml.key_line("lock-version", 1))
     if not isinstance(lock_version, str) or lock_version.split(".")[0] != "1":
-        raise ConfigError(f"has lock-version {lock_version!r}; cog reads PEP 751's 1.x", version_where)
+        said = "no lock-version" if lock_version is None else f"lock-version {lock_version!r}"
+        raise ConfigError(f"has {said}; cog reads PEP 751's 1.x", version_where)
     check_requires_python(data.get("requires-python"), toml.at(toml.key_line("requires-python", 1)), selection, file)
     offered_extras = {canonicalize_name(n): n for n in _names(data.get("extras"), "extras", toml.at(toml.key_line("extras", 1)))}
     offered_groups = {canonicalize_name(n): n for n in

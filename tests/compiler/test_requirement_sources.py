@@ -436,6 +436,8 @@ ERROR_CASES = [
      "project"),
     ("a pylock of another version", "  python_requirements: pylock.toml\n", {"pylock.toml": 'lock-version = "2.0"\n'},
      "pylock.toml:1: has lock-version '2.0'; cog reads PEP 751's 1.x"),
+    ("a pylock without its version", "  python_requirements: pylock.toml\n", {"pylock.toml": 'created-by = "x"\n'},
+     "pylock.toml: has no lock-version; cog reads PEP 751's 1.x"),
     ("a pylock for another Python", '  python_version: "3.10"\n  python_requirements: pylock.toml\n',
      {"pylock.toml": 'lock-version = "1.0"\nrequires-python = ">=3.11"\n'},
      "pylock.toml:2: pylock.toml is for Python >=3.11, which leaves out the image's Python 3.10 "
