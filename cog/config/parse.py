@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import os
 import re
 import typing
 from pathlib import Path
@@ -360,7 +361,7 @@ class _Normalizer:
             return self.keep_warnings(parse_requirement_lines(packages, locations, self.project_dir))
         if file_name is None:
             return Requirements()
-        path = (self.project_dir / file_name)
+        path = self.named_file("python_requirements", file_name, self.at(prefix, "python_requirements"))
         try:
             if source_kind(file_name) == "requirements" and not selecting:
                 return self.keep_warnings(parse_requirements_file(path, file_name, self.project_dir).model_copy(
@@ -371,6 +372,17 @@ class _Normalizer:
                 f"python_requirements names `{file_name}`, which does not exist next to cog.yaml",
                 self.at(prefix, "python_requirements"),
             ) from None
+
+    def named_file(self, key: str, file_name: str, where: Location) -> Path:
+        """The file that python_requirements (or python_overrides) names: in the project, which is all a build
+        sees, and a file. One that does not exist is the caller's FileNotFoundError to word."""
+        path = self.project_dir / file_name
+        if Path(file_name).is_absolute() or os.path.normpath(file_name).split(os.sep)[0] == "..":  # a link may lead out
+            raise ConfigError(f"{key} names `{file_name}`, which is outside the project directory; name a file in it",
+                              where)
+        if path.is_dir():
+            raise ConfigError(f"{key} names `{file_name}`, which is a directory, not a file", where)
+        return path
 
     def keep_warnings(self, requirements: Requirements) -> Requirements:
         self.warnings.extend(requirements.warnings)
@@ -482,9 +494,7 @@ class _Normalizer:
         self.remember("build.python_overrides", "build", "python_overrides")
         if not file_name.strip():
             raise ConfigError("python_overrides is empty; name a requirements-format file such as overrides.txt", where)
-        path = self.project_dir / file_name
-        if path.is_dir():
-            raise ConfigError(f"python_overrides names `{file_name}`, which is a directory, not a file", where)
+        path = self.named_file("python_overrides", file_name, where)
         try:
             parsed = parse_requirements_file(path, file_name, self.project_dir)
         except FileNotFoundError:
