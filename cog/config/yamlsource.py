@@ -46,6 +46,12 @@ def load_yaml(text: str, file: str) -> tuple[Any, SourceMap]:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         raise _syntax_error(exc, text, file) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow (NUL, other controls): by its offset
+        before = text[: exc.position]
+        location = Location(file, before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1)
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)  # pyyaml gives the code
+        raise ConfigError(f"is not valid YAML: it holds the character U+{code:04X}, which YAML does not allow",
+                          location) from None
     except yaml.YAMLError as exc:  # errors without a position (rare: encoding)
         raise ConfigError(f"is not valid YAML: {exc}", Location(file)) from None
     except RecursionError:

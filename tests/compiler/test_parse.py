@@ -365,6 +365,7 @@ ERRORS = [
     ("requirements outside the project", "build:\n  python_requirements: /etc/passwd\n", {}, "cog.yaml:2:24: python_requirements names `/etc/passwd`, which is outside the project directory; name a file in it"),
     ("requirements above the project", "build:\n  python_requirements: ../r.txt\n", {}, "cog.yaml:2:24: python_requirements names `../r.txt`, which is outside the project directory"),
     ("requirements a directory", "build:\n  python_requirements: reqs\n", {"reqs/a.txt": ""}, "cog.yaml:2:24: python_requirements names `reqs`, which is a directory, not a file"),
+    ("a NUL in cog.yaml", "build:\n  gpu: fa\x00lse\n", {}, "cog.yaml:2:10: is not valid YAML: it holds the character U+0000, which YAML does not allow"),
     ("requirements not UTF-8", "build:\n  python_requirements: requirements.txt\n", {"requirements.txt": b"numpy\xff\xfe\n"}, "requirements.txt: is not UTF-8 text (byte 5)"),
     ("requirements include missing", "build:\n  python_requirements: requirements.txt\n", {"requirements.txt": "-r other.txt\n"}, "requirements.txt: includes other.txt (-r/-c), which cannot be opened: no such file or directory"),
     ("requirements include a directory", "build:\n  python_requirements: requirements.txt\n", {"requirements.txt": "-r sub\n", "sub/x.txt": ""}, "requirements.txt: includes sub (-r/-c), which cannot be opened: is a directory"),
