@@ -212,7 +212,7 @@ class Runtime:
             setup_span.end(error=str(exc))
             self.status = Health.SETUP_FAILED if self._crashes_in_a_row == 0 else Health.DEFUNCT
             self._ready.set()  # wake the queue: waiting jobs fail now instead of hanging
-            log.error("setup failed: %s", exc)
+            log.error("setup failed: %s", str(exc).removeprefix("setup failed: "))  # the worker's words say it too
             return
         self.signature = Signature.from_json(message["signature"])
         if message["train_signature"]:
