@@ -124,8 +124,8 @@ class Signature:
     def redacted(self, given: Dict[str, Any]) -> Dict[str, Any]:
         """A request's inputs as the job shows them (its answers, webhooks, polls): a secret's value, or each of a
         list of them, as Cog shows it, "**********"."""
-        secrets = {f.name for f in self.inputs if f.kind == SECRET}
-        if not secrets or not isinstance(given, dict) or secrets.isdisjoint(given):
+        secrets = [f.name for f in self.inputs if f.kind == SECRET]
+        if not secrets or not isinstance(given, dict) or not any(name in given for name in secrets):
             return given
         return {name: _redact(value) if name in secrets else value for name, value in given.items()}
 
