@@ -23,7 +23,7 @@ def load_project(config_file: Path | None) -> Project:
     if config_file is not None:
         path = config_file
         if not path.is_file():
-            raise CogError(f"{config_file}: file not found")
+            raise CogError(f"{config_file}: " + ("not a regular file" if path.exists() else "file not found"))
     else:
         found = find_config_file(Path.cwd())
         if found is None:
