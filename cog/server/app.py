@@ -54,6 +54,9 @@ def _parse_request(body: bytes) -> Dict[str, Any]:
             raise RequestError(422, f"{name} must be a string", ["body", name])
     if "/" in (payload.get("id") or ""):
         raise RequestError(422, "id must not contain '/': it is a segment of the job's URLs", ["body", "id"])
+    if not (payload.get("id") or "").isprintable():
+        raise RequestError(422, "id must not contain control characters such as line breaks: it is a segment of the "
+                                "job's URLs", ["body", "id"])
     if payload.get("created_at") is not None and not _is_timestamp(payload["created_at"]):
         raise RequestError(422, "created_at must be an RFC 3339 date-time, such as 2026-01-31T12:00:00Z",
                            ["body", "created_at"])

@@ -114,6 +114,8 @@ def test_a_bad_input_is_a_422_that_names_the_field(types_server: Server, inputs:
     pytest.param("POST", "/predictions", b'{"created_at": "2026-02-30T00:00:00Z"}', 422, "RFC 3339 date-time",
                  id="a created_at on a day that does not exist"),
     pytest.param("POST", "/predictions", b'{"id": "a/b"}', 422, "must not contain '/'", id="an id with a slash"),
+    pytest.param("POST", "/predictions", b'{"id": "a\\nb"}', 422, "must not contain control characters",
+                 id="an id across lines"),
     pytest.param("POST", "/predictions", json.dumps({"input": {"text": "a" * 5000}}).encode(), 413,
                  "larger than the limit of 2000 bytes", id="a body over the size limit"),
     pytest.param("PUT", "/predictions/x", b'{"id": "y", "input": {}}', 422, "differs from the id in the URL",
