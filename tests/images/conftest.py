@@ -24,7 +24,13 @@ def mirror_with(*images: tuple[str, str]) -> str:
     mirror = f"{OPEN_REGISTRY}/mirror-{uuid.uuid4().hex[:8]}"
     for official, path in images:
         subprocess.run(["docker", "tag", official, f"{mirror}/{path}"], check=True)
-        pushed = subprocess.run(["docker", "push", "-q", f"{mirror}/{path}"], capture_output=True, text=True)
+        for _ in range(3):
+            # docker pushes a multi-platform image's tag twice at once, and distribution 2.8's filesystem storage
+            # rewrites a tag in place: a HEAD between the two can read it empty and answer 500 "invalid checksum
+            # digest format" (seen once in CI). The registry's race, not cog's: push again.
+            pushed = subprocess.run(["docker", "push", "-q", f"{mirror}/{path}"], capture_output=True, text=True)
+            if pushed.returncode == 0:
+                break
         subprocess.run(["docker", "image", "rm", f"{mirror}/{path}"], check=True, capture_output=True)
         assert pushed.returncode == 0, f"docker push {mirror}/{path} failed: {pushed.stderr.strip()}"
     return mirror
