@@ -52,9 +52,10 @@ def _parse_request(body: bytes) -> Dict[str, Any]:
     for name in ("id", "webhook", "output_file_prefix", "created_at"):
         if payload.get(name) is not None and not isinstance(payload[name], str):
             raise RequestError(422, f"{name} must be a string", ["body", name])
-    if "/" in (payload.get("id") or ""):
+    job_id = payload.get("id") or ""
+    if "/" in job_id:
         raise RequestError(422, "id must not contain '/': it is a segment of the job's URLs", ["body", "id"])
-    if not (payload.get("id") or "").isprintable():
+    if not job_id.isprintable():
         raise RequestError(422, "id must not contain control characters such as line breaks: it is a segment of the "
                                 "job's URLs", ["body", "id"])
     if payload.get("created_at") is not None and not _is_timestamp(payload["created_at"]):
@@ -246,7 +247,7 @@ def create_app(settings: Settings, request_shutdown: Optional[Callable[[], None]
             raise RequestError(503, f"the model cannot run predictions ({runtime.status})")
 
     def _validate(runtime: Runtime, kind: Kind, payload: Dict[str, Any]) -> Dict[str, Any]:
-        signature = runtime.signature if kind == Kind.PREDICT else runtime.train_signature
+        signature = runtime.signature_of(kind)
         if signature is None:
             raise RequestError(404, "this model has no train function")
         try:

@@ -387,11 +387,15 @@ class Runtime:
         finally:
             self.waiting -= 1
 
+    def signature_of(self, kind: Kind) -> Optional[Signature]:
+        """What a job of `kind` takes: the predictor's inputs, or the trainer's (None: the model has no train)."""
+        return self.signature if kind == Kind.PREDICT else self.train_signature
+
     def new_job(self, kind: Kind, job_id: Optional[str], request: Dict[str, Any],
                 trace: Optional[Dict[str, str]] = None) -> Job:
         """A job for `request`; `trace` is the request's W3C trace context (cog.server.tracing.incoming)."""
         job = Job(kind, job_id, request)
-        signature = self.train_signature if kind == Kind.TRAIN else self.signature
+        signature = self.signature_of(kind)
         if signature is not None:
             job.input = signature.redacted(job.input)
         self.metrics.job_requested()
@@ -412,7 +416,7 @@ class Runtime:
         directory = tempfile.mkdtemp(prefix="cog-input-") if self._takes_files[job.kind] else None
         try:
             if directory is not None:
-                signature = self.signature if job.kind == Kind.PREDICT else self.train_signature
+                signature = self.signature_of(job.kind)
                 assert signature is not None
                 with job.span.child("download inputs"):
                     await download_inputs(arguments, signature, directory, self.client,
