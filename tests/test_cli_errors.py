@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from cog.http_errors import describe_answer, http_failure
-from cog.images.docker import _unpulled_base_image, registry_of, registry_problem
+from cog.images.docker import _unpulled_base_image, passing_registry_status, registry_of, registry_problem
 from tests.loopback import answering, free_port
 
 
@@ -157,6 +157,24 @@ def test_http_failures_in_our_words():
 ])
 def test_registry_problems_in_our_words(reason, reference, expected):
     assert registry_problem(reason, reference) == expected
+
+
+@pytest.mark.parametrize("error, status", [
+    ("unexpected status from HEAD request to http://127.0.0.1:5000/v2/cog-test/hello/manifests/be8970b4: "
+     "500 Internal Server Error", "500 Internal Server Error"),
+    ("failed to push 127.0.0.1:5000/a/b:c: unexpected status from PUT request to "
+     "http://127.0.0.1:5000/v2/a/b/manifests/c: 503 Service Unavailable", "503 Service Unavailable"),
+    ("received unexpected HTTP status: 502 Bad Gateway", "502 Bad Gateway"),
+    ("unexpected status from PUT request to https://ghcr.io/v2/a/b/blobs/uploads/: 429 Too Many Requests",
+     "429 Too Many Requests"),
+    # What pushing again does not cure: denied, not found, a bad request, no network.
+    ("unexpected status from HEAD request to https://ghcr.io/v2/a/b/manifests/c: 401 Unauthorized", None),
+    ("unexpected status from PUT request to http://127.0.0.1:5000/v2/a/b/manifests/c: 400 Bad Request", None),
+    ("failed to push ghcr.io/a/b:c: denied: permission_denied: write_package", None),
+    ('dial tcp 127.0.0.1:5999: connect: connection refused', None),
+])
+def test_a_registrys_passing_failure_is_told_from_the_rest(error, status):
+    assert passing_registry_status(error) == status
 
 
 def test_the_registry_of_a_reference():

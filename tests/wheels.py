@@ -5,12 +5,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import http.server
-import threading
 import zipfile
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Iterator
+
+from tests.loopback import running
 
 
 def make_wheel(directory: Path, name: str, version: str, tag: str = "py3-none-any", requires: tuple[str, ...] = ()) -> Path:
@@ -46,11 +47,5 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 @contextmanager
 def serving(root: Path) -> Iterator[str]:
     """http://127.0.0.1:PORT serving `root`; a folder ROOT/simple/NAME/ of wheels is a PEP 503 index page."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(root)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with running(http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(root)))) as port:
+        yield f"http://127.0.0.1:{port}"

@@ -518,7 +518,7 @@ def push(
     if file is None and find_config_file(Path.cwd()) is None:
         if image is None:
             raise CogError("name the image to push (cog push REGISTRY/NAME), or run cog push in a project")
-        return docker.push(image, output.success)
+        return docker.push(image, output.success, output.warning)
     project = load_project(file)
     image = image or project.config.image
     if image is None:
@@ -531,7 +531,7 @@ def push(
         built = build_project(project, options, log)
     for each in built:
         output.info(f"Image built as {each.tag}")
-        docker.push(each.tag, output.success)
+        docker.push(each.tag, output.success, output.warning)
 
 
 @app.command()

@@ -159,26 +159,54 @@ def run_once(image: str, command: list[str], *, platform: str | None = None) -> 
 
 
 def _run_build(log: Callable[[str], None], progress: str, **arguments) -> list[str]:
-    lines: list[str] = []
-    recent: collections.deque[str] = collections.deque(maxlen=_FAILURE_LINES)
-    try:
-        for line in client().buildx.build(progress="plain", stream_logs=True, provenance=False, **arguments):
-            line = line.rstrip("\n")
-            lines.append(line)
-            recent.append(line)
-            if progress != "quiet":
-                log(line)
-    except DockerException as exc:
-        if progress == "quiet":
-            for line in recent:
-                log(line)
-        unpulled = _unpulled_base_image([*lines, *_exception_error(exc).splitlines()])
-        if unpulled:
-            raise CogError(unpulled) from None
-        if arguments.get("builder") and re.search(r"no builder .* found", _exception_error(exc)):
-            raise _no_such_builder(arguments["builder"]) from None
-        raise CogError(f"the image build failed: {_failure(lines) or _exception_error(exc)}") from None
-    return lines
+    pushes = bool(arguments.get("push")) or arguments.get("output", {}).get("push") == "true"
+    for attempt in range(1, _PUSH_TRIES + 1):
+        lines: list[str] = []
+        recent: collections.deque[str] = collections.deque(maxlen=_FAILURE_LINES)
+        try:
+            for line in client().buildx.build(progress="plain", stream_logs=True, provenance=False, **arguments):
+                line = line.rstrip("\n")
+                lines.append(line)
+                recent.append(line)
+                if progress != "quiet":
+                    log(line)
+            return lines
+        except DockerException as exc:
+            failure = _failure(lines) or _exception_error(exc)
+            status = passing_registry_status(failure)
+            if pushes and status and attempt < _PUSH_TRIES:
+                # Every step is cached by now: another try costs the push alone.
+                log(_pushing_again(status, attempt))
+                time.sleep(attempt)
+                continue
+            if progress == "quiet":
+                for line in recent:
+                    log(line)
+            unpulled = _unpulled_base_image([*lines, *_exception_error(exc).splitlines()])
+            if unpulled:
+                raise CogError(unpulled) from None
+            if arguments.get("builder") and re.search(r"no builder .* found", _exception_error(exc)):
+                raise _no_such_builder(arguments["builder"]) from None
+            raise CogError(f"the image build failed: {failure}") from None
+    raise AssertionError("unreachable: the last try returns or raises")
+
+
+# A registry's passing failure, in BuildKit's and the docker CLI's words: "unexpected status from HEAD request to
+# URL: 500 Internal Server Error", "received unexpected HTTP status: 503 Service Unavailable". Docker's own push of
+# a multi-platform image writes the tag once per manifest, and distribution's filesystem storage (registry:2, the
+# usual self-hosted registry) rewrites a tag in place: a read in between answers 500. Pushing again is the cure.
+_PASSING_STATUS = re.compile(r"unexpected (?:HTTP )?status\b.*?: (?P<status>(?:5\d\d|429)\b[^;\n]*)")
+_PUSH_TRIES = 3
+
+
+def passing_registry_status(error: str) -> str | None:
+    """The status line of a registry's passing failure (a 5xx or 429) in an error text; None for any other."""
+    found = _PASSING_STATUS.search(error)
+    return found.group("status").strip() if found else None
+
+
+def _pushing_again(status: str, attempt: int) -> str:
+    return f"the registry answered {status} to the push; pushing again (try {attempt + 1} of {_PUSH_TRIES})"
 
 
 # BuildKit's words when it cannot get an image a Dockerfile names (FROM, COPY --from, RUN --mount=from), e.g.
@@ -406,17 +434,24 @@ def image_labels(image: str) -> dict[str, str]:
         raise CogError(f"cannot read the labels of {image} ({_exception_error(exc)})") from None
 
 
-def push(image: str, log: Callable[[str], None]) -> None:
+def push(image: str, log: Callable[[str], None], warn: Callable[[str], None]) -> None:
     if not image_exists(image):
         raise CogError(f"there is no image {image} here; build it first with cog build -t {image}")
-    _docker_push(image)
+    _docker_push(image, warn)
     log(f"Pushed {image}")
 
 
-def _docker_push(image: str) -> None:
-    result = subprocess.run(["docker", "push", "--quiet", image], capture_output=True, text=True)
-    if result.returncode != 0:
-        raise CogError(f"could not push {image}: {_docker_error(result.stderr)}")
+def _docker_push(image: str, warn: Callable[[str], None]) -> None:
+    for attempt in range(1, _PUSH_TRIES + 1):
+        result = subprocess.run(["docker", "push", "--quiet", image], capture_output=True, text=True)
+        if result.returncode == 0:
+            return
+        error = _docker_error(result.stderr)
+        status = passing_registry_status(error)
+        if not status or attempt == _PUSH_TRIES:
+            raise CogError(f"could not push {image}: {error}")
+        warn(_pushing_again(status, attempt))
+        time.sleep(attempt)
 
 
 def pull(image: str) -> None:

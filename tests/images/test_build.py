@@ -18,9 +18,11 @@ from pathlib import Path
 import httpx
 
 from cog.cli.prediction import Runtime
+from cog.images.docker import registry_digest
 
 from tests.docker import SYSTEM_CA_BUNDLE
 from tests.images.conftest import OPEN_REGISTRY, mirror_with
+from tests.loopback import failing_docker_manifests
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -191,6 +193,33 @@ def test_amd64_and_arm64_join_in_one_index(cog, project):
     assert platforms == {"linux/amd64", "linux/arm64"}, inspect
     arch = subprocess.check_output(["docker", "run", "--rm", "--platform", "linux/arm64", tag, "uname", "-m"], text=True)
     assert arch.strip() == "aarch64"
+
+
+def test_a_registrys_passing_failure_is_pushed_again(cog, project, tmp_path):
+    directory = project("hello-world")
+    name = f"cog-test/hello:{uuid.uuid4().hex[:8]}"
+    again = "the registry answered 500 Internal Server Error to the push; pushing again (try 2 of 3)"
+    with failing_docker_manifests(OPEN_REGISTRY, failures=1) as registry:
+        built = cog("build", "-t", f"{registry}/{name}", "--push", cwd=directory)
+    assert again in built.stderr
+    assert registry_digest(f"{OPEN_REGISTRY}/{name}") is not None
+    # cog push of an image built here, outside a project: the docker CLI's push, pushed again in the same way.
+    with failing_docker_manifests(OPEN_REGISTRY, failures=1) as other:
+        subprocess.run(["docker", "tag", f"{registry}/{name}", f"{other}/{name}-again"], check=True)
+        pushed = cog("push", f"{other}/{name}-again", cwd=tmp_path)
+    assert again in pushed.stderr and f"Pushed {other}/{name}-again" in pushed.stderr
+    assert registry_digest(f"{OPEN_REGISTRY}/{name}-again") is not None
+
+
+def test_a_registry_that_keeps_failing_stops_after_three_tries_with_one_line(cog, project):
+    directory = project("hello-world")
+    with failing_docker_manifests(OPEN_REGISTRY, failures=None) as registry:
+        failed = cog("build", "-t", f"{registry}/cog-test/hello:{uuid.uuid4().hex[:8]}", "--push", cwd=directory,
+                     check=False)
+    assert failed.returncode == 1
+    assert failed.stderr.count("pushing again") == 2, failed.stderr[-2000:]
+    last = failed.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: the image build failed: ") and "500 Internal Server Error" in last, last
 
 
 def registry_credentials() -> dict[str, str]:
