@@ -362,7 +362,8 @@ def serving(container: Container, *, port: int | None = None, host: str = "127.0
 
 @contextmanager
 def streaming_logs(served: Served, line: Callable[[str], None]) -> Iterator[None]:
-    """Pass each line the container prints (the model's setup() and predict() output) to `line` while it runs."""
+    """Pass each line the container prints (the model's setup() and predict() output) to `line` while it runs;
+    the container is stopped at the end of the block, when every line it printed has been passed on."""
     follower = subprocess.Popen(["docker", "logs", "--follow", served.container_id], stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True, errors="replace")
 
@@ -376,7 +377,9 @@ def streaming_logs(served: Served, line: Callable[[str], None]) -> Iterator[None
     try:
         yield
     finally:
-        time.sleep(0.2)  # what the model printed just before it answered: docker logs is a beat behind
+        # docker logs is a beat behind the container: stopped, it hands over the rest and ends by itself.
+        subprocess.run(["docker", "kill", served.container_id], capture_output=True)
+        reader.join(timeout=5)
         follower.terminate()
         reader.join(timeout=2)
 

@@ -63,6 +63,7 @@ def test_file_input_and_file_output(cog, project, tmp_path):
     result = cog("predict", "-i", f"document=@{tmp_path / 'in.txt'}", "-i", "shout=true", "-o", str(tmp_path / "out.txt"), cwd=directory)
     assert (tmp_path / "out.txt").read_text() == "A QUIET SENTENCE (from the weights file)"
     assert "Written" in result.stderr
+    assert "read 16 characters" in result.stderr.splitlines()  # what the model printed just before it answered
     default = cog("predict", "-i", f"document=@{tmp_path / 'in.txt'}", cwd=directory)
     assert (directory / "output.txt").read_text() == "a quiet sentence (from the weights file)", default.stderr
 
