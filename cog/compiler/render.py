@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 from dataclasses import dataclass
 from functools import cache
@@ -35,7 +36,13 @@ class ContextLayout:
 
 def dockerfile_quote(value: str) -> str:
     """A double-quoted Dockerfile word: ENV expands $VARS and backslashes, so escape them."""
-    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
+    return dockerfile_expanding(value.replace("$", "\\$"))
+
+
+def dockerfile_expanding(value: str) -> str:
+    """A double-quoted Dockerfile word whose $VARS ENV expands, as Cog writes cog.yaml's `environment:` (a value may
+    use a variable set before it: ANOTHER_DIR=$SOME_DIR/weights); `\\$` is a literal dollar."""
+    escaped = re.sub(r'\\(?!\$)', r"\\\\", value).replace('"', '\\"')
     return f'"{escaped}"'
 
 
@@ -61,6 +68,7 @@ def _environment() -> jinja2.Environment:
     )
     environment.filters["shell_quote"] = shlex.quote
     environment.filters["dockerfile_quote"] = dockerfile_quote
+    environment.filters["dockerfile_expanding"] = dockerfile_expanding
     environment.filters["toml"] = json.dumps  # a JSON string is a TOML basic string
     return environment
 

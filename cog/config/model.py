@@ -28,6 +28,14 @@ class SecretMount(_Value):
 class RunCommand(_Value):
     command: str
     secrets: tuple[SecretMount, ...] = ()
+    # BuildKit's RUN options written at the start of the command, as Cog writes `RUN <command>`:
+    # "--mount=type=cache,target=/root/.cache/pip pip install x" is a cache mount, then the command.
+    options: tuple[str, ...] = ()
+
+    @property
+    def written(self) -> str:
+        """The command as cog.yaml has it, its RUN options first."""
+        return " ".join((*self.options, self.command))
 
 
 class Concurrency(_Value):
@@ -91,7 +99,7 @@ def completed_config(config: Config) -> dict:
         "python_packages": [requirement.text for requirement in requirements.requirements],
         "system_packages": list(config.system_packages),
         "run": [
-            {"command": run.command, "mounts": [{"type": "secret", "id": s.id, "target": s.target} for s in run.secrets]}
+            {"command": run.written, "mounts": [{"type": "secret", "id": s.id, "target": s.target} for s in run.secrets]}
             for run in config.run
         ],
     }

@@ -41,6 +41,9 @@ _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _HOST = r"(?:localhost|[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+)(?::[0-9]+)?|[a-z0-9-]+:[0-9]+"
 _REPOSITORY = re.compile(rf"^(?:(?:{_HOST})/)?{_COMPONENT}(?:/{_COMPONENT})*$")
 _PYTHON_FILE = re.compile(r"\.py(?::|$)")
+# RUN options at the start of a build command, which Cog writes after `RUN ` as they are (Dockerfile reference:
+# RUN --mount, --network, --security).
+_RUN_OPTIONS = re.compile(r"(?:--(?:mount|network|security)=\S+(?:\s+|$))+")
 _MODEL_FORMS = (
     'the model\'s Python class, like model: "model.py:Model" (the original cog.yaml format), or its registry '
     "repository, like model: r8.im/owner/model (today's Cog; lowercase, no tag)"
@@ -408,6 +411,12 @@ class _Normalizer:
 
     def run_command(self, command: str, mounts, index: int) -> RunCommand:
         self.single_line(command, ("build", "run", index))
+        options = _RUN_OPTIONS.match(command.strip())
+        written = options.group(0).split() if options else []
+        command = command.strip()[options.end():] if options else command
+        if not command.strip():
+            raise ConfigError(f"a build command has RUN options ({' '.join(written)}) and no command after them",
+                              self.at("build", "run", index))
         secrets = []
         seen: set[str] = set()
         for mount_index, mount in enumerate(mounts):
@@ -418,7 +427,7 @@ class _Normalizer:
                 raise ConfigError(f"secret `{mount.id}` is mounted twice in one command", where)
             seen.add(mount.id)
             secrets.append(SecretMount(id=mount.id, target=mount.target))
-        return RunCommand(command=command.strip(), secrets=tuple(secrets))
+        return RunCommand(command=command.strip(), secrets=tuple(secrets), options=tuple(written))
 
     def environment_list(self, entries: list[str] | None) -> tuple[tuple[str, str], ...]:
         result: dict[str, str] = {}

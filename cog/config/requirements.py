@@ -105,16 +105,26 @@ def parse_requirements_file(path: Path, display_path: str, project_dir: Path) ->
     return _collect(parsed, where, project_dir)
 
 
+# An index option written after a package in python_packages: "torch==1.13.1 --extra-index-url=URL", "x -f URL".
+_PACKAGE_OPTION = re.compile(r"\s+(--extra-index-url|--find-links|-f)(?:=|\s+)(\S+)")
+
+
 def parse_requirement_lines(lines: list[str], locations: list[Location], project_dir: Path) -> Requirements:
     """Parse requirement strings from cog.yaml (python_packages), each located at its YAML node."""
+    option_lines: list[tuple[str, Location]] = []
+    package_lines: list[tuple[str, Location]] = []
     for line, location in zip(lines, locations):
         if "\n" in line or line.strip().startswith("-"):
             raise ConfigError(f"`{line.strip()}` must be one package requirement such as numpy==1.26.4", location)
+        # As Cog does, an index option after a package goes to the top of the file (pip takes none on a package).
+        package = _PACKAGE_OPTION.sub(lambda found: option_lines.append((f"{found[1]} {found[2]}", location)) or "", line)
+        package_lines.append((package, location))
+    written = option_lines + package_lines
     with tempfile.TemporaryDirectory() as scratch:
         file = Path(scratch) / "requirements.txt"
-        file.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+        file.write_text("".join(line + "\n" for line, _ in written), encoding="utf-8")
         parsed = _pip_reading(file, include_nested=False, display_path="cog.yaml")
-    by_line = dict(enumerate(locations, start=1))
+    by_line = {number: location for number, (_, location) in enumerate(written, start=1)}
     for invalid in parsed.invalid_lines:
         raise ConfigError(
             f"pip cannot read `{invalid.line.strip()}`: {_first_line(invalid.error_message)}",

@@ -240,6 +240,18 @@ def test_run_is_todays_name_for_predict():
     assert config.dialect == "cog" and config.predict == "run.py:Runner"
 
 
+def test_a_build_command_may_start_with_run_options():
+    config = parse('build:\n  run:\n    - "--mount=type=cache,target=/root/.cache/pip  --network=host pip install x"\n'
+                   '    - "pip install --mount=not-an-option"\n')
+    first, second = config.run
+    assert first.options == ("--mount=type=cache,target=/root/.cache/pip", "--network=host")
+    assert first.command == "pip install x"
+    assert second.options == () and second.command == "pip install --mount=not-an-option"
+    from cog.config.model import completed_config
+    assert completed_config(config)["build"]["run"][0]["command"] == (
+        "--mount=type=cache,target=/root/.cache/pip --network=host pip install x")
+
+
 def test_secret_targets_may_be_relative_to_the_build_step():
     config = parse("build:\n  run:\n    - command: cat token\n      mounts:\n        - {type: secret, id: t, target: token}\n")
     assert config.run[0].secrets[0].target == "token"
@@ -255,6 +267,17 @@ def test_python_packages_warns_deprecated():
     config = parse("build:\n  python_packages:\n    - numpy==1.26.4\n")
     assert config.python_requirements.requirements[0].location == Location("cog.yaml", 3, 7)
     assert any("deprecated" in w.message for w in config.warnings)
+
+
+def test_python_packages_may_carry_an_index_option_as_cog_reads_them():
+    config = parse("build:\n  python_packages:\n    - numpy==1.26.4 --extra-index-url=https://example.com/simple\n"
+                   "    - pkg==1.0 -f https://example.com/links\n    - six\n")
+    requirements = config.python_requirements
+    assert [(r.text, r.location) for r in requirements.requirements] == [
+        ("numpy==1.26.4", Location("cog.yaml", 3, 7)), ("pkg==1.0", Location("cog.yaml", 4, 7)),
+        ("six", Location("cog.yaml", 5, 7))]
+    assert requirements.extra_index_urls == ("https://example.com/simple",)
+    assert requirements.find_links == ("https://example.com/links",)
 
 
 def test_requirements_file_with_includes_options_markers_and_urls(make_project):
@@ -312,6 +335,8 @@ ERRORS = [
     ("missing mount id", "build:\n  run:\n    - command: x\n      mounts:\n        - {type: secret, target: /a}\n", {}, "cog.yaml:5:11: `build.run[0].mounts[0].id` is required"),
     ("run newline", 'build:\n  run:\n    - "apt update\\napt install x"\n', {}, "cog.yaml:3:7: a build command must be one line"),
     ("run empty", 'build:\n  run:\n    - "  "\n', {}, "cog.yaml:3:7: a build command is empty"),
+    ("run options alone", 'build:\n  run:\n    - "--mount=type=cache,target=/x "\n', {},
+     "cog.yaml:3:7: a build command has RUN options (--mount=type=cache,target=/x) and no command after them"),
     ("pre_install newline", 'environment:\n  pre_install:\n    - "a\\nb"\n', {}, "cog.yaml:3:7: a build command must be one line"),
     ("unsupported python", "build:\n  python_version: '2.7'\n", {}, "cog.yaml:2:19: Python 2.7 is not supported; supported: 3.8,"),
     ("python not a version", "build:\n  python_version: latest\n", {}, "cog.yaml:2:19: `latest` is not a version number"),

@@ -111,9 +111,17 @@ def test_secrets_are_mounted_only_for_their_command():
     assert text.count("--mount=type=secret,id=pip-token,target=/run/secrets/pip-token") == 1
 
 
+def test_run_options_at_the_start_of_a_command_are_the_steps_own():
+    # Cog writes `RUN <command>`, so a command may start with BuildKit's RUN options, a cache mount most often.
+    text = render("run-with-secrets", "cpu", "linux/amd64")
+    assert "RUN --mount=type=cache,target=/root/.cache/pip \\\n" in text
+    assert "&& pip install cowsay\n" in text and "&& --mount" not in text
+
+
 def test_environment_values_are_quoted_for_the_dockerfile():
     text = render("environment-variables", "cpu", "linux/amd64")
-    assert 'ENV GREETING="Hello, \\"world\\" costs \\$5"' in text
+    assert 'ENV GREETING="Hello, \\"world\\" costs \\$5"' in text  # \$ is a dollar, as Docker reads it
+    assert 'ENV WEIGHTS="$HF_HOME/weights"' in text  # a variable set before it, as Cog lets them
     assert 'ENV EMPTY=""' in text
 
 
