@@ -16,10 +16,13 @@ from typing import TYPE_CHECKING
 from cog._version import __version__
 
 if TYPE_CHECKING:  # what type checkers and editors read; at run time, __getattr__ below
-    from cog.sdk.predictor import BasePredictor, BaseRunner, FieldInfo, Input, Model, concurrent, input, streaming
+    from cog.sdk.predictor import (
+        BasePredictor, BaseRunner, FieldInfo, Input, Model, Predictor, concurrent, input, streaming,
+    )
     from cog.sdk.scope import current_scope, emit_metric
     from cog.sdk.types import (
         AsyncConcatenateIterator,
+        AsyncIterator,
         BaseModel,
         CancelationException,
         ConcatenateIterator,
@@ -33,9 +36,10 @@ if TYPE_CHECKING:  # what type checkers and editors read; at run time, __getattr
     )
 
 _HOMES = {
-    "cog.sdk.predictor": ("BasePredictor", "BaseRunner", "FieldInfo", "Input", "Model", "concurrent", "input", "streaming"),
+    "cog.sdk.predictor": ("BasePredictor", "BaseRunner", "FieldInfo", "Input", "Model", "Predictor", "concurrent", "input",
+                          "streaming"),
     "cog.sdk.scope": ("current_scope", "emit_metric"),
-    "cog.sdk.types": ("AsyncConcatenateIterator", "BaseModel", "CancelationException", "ConcatenateIterator",
+    "cog.sdk.types": ("AsyncConcatenateIterator", "AsyncIterator", "BaseModel", "CancelationException", "ConcatenateIterator",
                       "ExperimentalFeatureWarning", "File", "Opaque", "Path", "Secret", "URLFile", "URLPath"),
 }
 _HOME_OF = {name: module for module, names in _HOMES.items() for name in names}

@@ -22,7 +22,7 @@ import inspect
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Dict, List, Optional, Sequence, TypeVar
 
-__all__ = ["BasePredictor", "BaseRunner", "FieldInfo", "Input", "Model", "concurrent", "input", "streaming"]
+__all__ = ["BasePredictor", "BaseRunner", "FieldInfo", "Input", "Model", "Predictor", "concurrent", "input", "streaming"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -179,4 +179,8 @@ class Model:
 
     def setup(self) -> None:
         """Load the model once, before the first prediction."""
+
+
+class Predictor(Model):
+    """The first Cog's other base class: setup() and predict(), inputs declared with @cog.input."""
 

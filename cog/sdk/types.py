@@ -18,6 +18,7 @@ from typing import Any, AsyncIterator, Dict, Iterator, Optional, TypeVar, Union
 
 __all__ = [
     "AsyncConcatenateIterator",
+    "AsyncIterator",  # typing's, as Cog's docs name it for an async predict() that yields: cog.AsyncIterator[str]
     "BaseModel",
     "CancelationException",
     "ConcatenateIterator",

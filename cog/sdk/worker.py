@@ -119,12 +119,12 @@ def entry_point(obj: Any, kind: str) -> Tuple[Any, Callable[..., Any]]:
         if not callable(obj):
             raise LoadError(f"{obj!r} is neither a class nor a function")
         return None, obj
+    # Each base class's own name first, then the other: Cog takes whichever of the two the class defines
+    # (a BasePredictor with run(), a BaseRunner or the first Cog's Model with predict()).
     if kind == Kind.TRAIN:
         names = ["train"]
     elif issubclass(obj, (BaseRunner, Model)):
-        names = ["run"]
-    elif issubclass(obj, BasePredictor):
-        names = ["predict"]
+        names = ["run", "predict"]
     else:
         names = ["predict", "run"]
     for name in names:

@@ -387,6 +387,11 @@ def test_output_files_of_the_same_name_do_not_overwrite_each_other(serve: Any, r
                  "intro saxophone swing x4 @120", id="the original dialect's cog.Model with @cog.input"),
     pytest.param("runner_style.py:Runner", {"a": 21}, 42, id="a BaseRunner's run()"),
     pytest.param("function_predictor.py:predict", {"text": "ab"}, "abab", id="a plain function"),
+    pytest.param("either_entry_name.py:PredictorWithRun", {"text": "x"}, "hello x", id="a BasePredictor's run()"),
+    pytest.param("either_entry_name.py:RunnerWithPredict", {"n": 4}, 8, id="a BaseRunner's predict()"),
+    pytest.param("either_entry_name.py:FirstCogPredictor", {"text": "hi"}, "hi!", id="the first Cog's cog.Predictor"),
+    pytest.param("either_entry_name.py:ModelWithPredict", {}, 6, id="a cog.Model's predict()"),
+    pytest.param("either_entry_name.py:AsyncStreamer", {"text": "a b"}, ["a", "b"], id="cog.AsyncIterator"),
 ])
 def test_every_style_of_model_runs(serve: Any, ref: str, inputs: dict, output: Any) -> None:
     assert serve(ref).predict(**inputs)["output"] == output
