@@ -44,7 +44,9 @@ _HOMES = {
 }
 _HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 
-__all__ = ["__version__", *sorted(_HOME_OF)]
+# `cog.Predictor` (the first Cog's) stays out of a star import: `from cog import *` and then a class of the
+# model's own named Predictor is today's most common predict.py.
+__all__ = ["__version__", *sorted(name for name in _HOME_OF if name != "Predictor")]
 
 
 def __getattr__(name: str):

@@ -110,6 +110,11 @@ class BaseImages(_Row):
     gpu_ubuntu_preference: tuple[str, ...] = Field(
         description="Ubuntu releases of nvidia/cuda images, most preferred first (apt package names differ per release)"
     )
+    cuda_toolkit_packages: tuple[str, ...] = Field(
+        (),
+        description="Python packages (normalized names) that compile CUDA code as they install or load: a GPU image "
+                    "whose requirements name one starts from the devel image, which has nvcc and CUDA's headers",
+    )
 
 
 class Matrix(BaseModel):

@@ -410,7 +410,8 @@ class _Resolver:
 
     def cuda_image(self, tensorflow: TensorflowRelease | None, torch_rows: list[TorchRelease]) -> CudaImage:
         where_cuda = self.config.where("build.cuda")
-        images = [image for image in self.matrix.cuda.images if image.flavour == "runtime" and self.platform in image.platforms]
+        flavour = "devel" if self.needs_cuda_toolkit() else "runtime"
+        images = [image for image in self.matrix.cuda.images if image.flavour == flavour and self.platform in image.platforms]
         if not images:
             raise ConfigError(f"no CUDA base image is published for {self.platform}")
         if self.config.cuda:
@@ -444,6 +445,13 @@ class _Resolver:
                 self.config.where("build.gpu"),
             )
         return self.best_image(images)
+
+    def needs_cuda_toolkit(self) -> bool:
+        """Whether the build may compile CUDA code: build commands, or a package that does (cuda_matrix/base_images.yaml)."""
+        if self.config.run or self.config.pre_install:
+            return True
+        compiling = set(self.matrix.base_images.cuda_toolkit_packages)
+        return any(requirement.name in compiling for requirement in self.config.python_requirements.requirements)
 
     def narrow_for_tensorflow(self, images: list[CudaImage], row: TensorflowRelease) -> list[CudaImage]:
         requirement = self.tensorflow_requirement()

@@ -38,6 +38,11 @@ PY311_CPU = '  python_version: "3.11"\n'
 CASES = [
     ("torch pinned picks its newest CUDA", "torch==2.5.1\n", PY311, "gpu", "linux/amd64",
      "nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04", ["torch==2.5.1+cu124"]),
+    # The devel image (nvcc) where the build may compile CUDA code, as Cog's images always are.
+    ("build commands start from the devel image", "torch==2.5.1\n", PY311 + "  run: [nvcc --version]\n", "gpu",
+     "linux/amd64", "nvidia/cuda:12.4.1-cudnn-devel-ubuntu22.04", ["torch==2.5.1+cu124"]),
+    ("flash-attn starts from the devel image", "torch==2.5.1\nflash_attn==2.7.4\n", PY311, "gpu", "linux/amd64",
+     "nvidia/cuda:12.4.1-cudnn-devel-ubuntu22.04", ["torch==2.5.1+cu124", "flash_attn==2.7.4"]),
     ("explicit cuda 12.1 wins when torch has it", "torch==2.5.1\n", PY311 + '  cuda: "12.1"\n', "gpu", "linux/amd64",
      "nvidia/cuda:12.1.1-cudnn8-runtime-ubuntu22.04", ["torch==2.5.1+cu121"]),
     ("explicit cuda 11.8", "torch==2.5.1\n", PY311 + '  cuda: "11.8"\n', "gpu", "linux/amd64",
