@@ -124,6 +124,7 @@ class OriginalEnvironmentSpec(_Strict):
     system_packages: list[str] | None = None
     pre_install: list[str] | None = None
     architectures: list[Literal["cpu", "gpu"]] | None = None
+    gpu: bool | None = None  # the later original dialect's one image: GPU (true) or CPU, instead of architectures
     cuda: Version | None = None
     cudnn: Version | None = None
 

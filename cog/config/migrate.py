@@ -297,6 +297,19 @@ class _Session:
 
     # --- the original dialect ------------------------------------------------------------------------
 
+    def architectures_notice(self, architectures, build) -> None:
+        """What migrating `environment.architectures` to today's `gpu:` changes, said as a notice."""
+        if architectures is None or sorted(set(architectures)) == ["cpu", "gpu"]:
+            written = "is not set (cpu and gpu)" if architectures is None else "lists cpu and gpu"
+            self.notice(("environment", "architectures") if architectures is not None else ("environment",) if build
+                        else None,
+                        f"environment.architectures {written}: today's format says gpu: true, so cog build builds "
+                        "the GPU image only; cog build --variant all builds both, as before")
+        elif architectures == ["gpu"] or set(architectures) == {"gpu"}:
+            self.notice(("environment", "architectures"),
+                        "environment.architectures lists only gpu: today's format says gpu: true, with which a cog "
+                        "server also builds a CPU image")
+
     def original(self, data: dict) -> str:
         doc = self.document
         env = data.get("environment") or {}
@@ -308,18 +321,12 @@ class _Session:
         if version is not None:
             out.key(2, "python_version", _quote(version), doc.comments("environment", "python_version"))
         architectures = env.get("architectures")
-        gpu = architectures is None or "gpu" in architectures
-        out.key(2, "gpu", _quote(gpu), doc.comments("environment", "architectures"))
-        if architectures is None or sorted(set(architectures)) == ["cpu", "gpu"]:
-            written = "is not set (cpu and gpu)" if architectures is None else "lists cpu and gpu"
-            self.notice(("environment", "architectures") if architectures is not None else ("environment",) if build
-                        else None,
-                        f"environment.architectures {written}: today's format says gpu: true, so cog build builds "
-                        "the GPU image only; cog build --variant all builds both, as before")
-        elif architectures == ["gpu"] or set(architectures) == {"gpu"}:
-            self.notice(("environment", "architectures"),
-                        "environment.architectures lists only gpu: today's format says gpu: true, with which a cog "
-                        "server also builds a CPU image")
+        if isinstance(env.get("gpu"), bool):  # the later original dialect already says gpu:, as today's does
+            out.key(2, "gpu", _quote(env["gpu"]), doc.comments("environment", "gpu"))
+        else:
+            out.key(2, "gpu", _quote(architectures is None or "gpu" in architectures),
+                    doc.comments("environment", "architectures"))
+            self.architectures_notice(architectures, build)
         for name in ("cuda", "cudnn"):
             text = doc.version_text("environment", name)
             if text is not None:

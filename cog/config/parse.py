@@ -188,7 +188,13 @@ class _Normalizer:
 
     def original(self, spec: OriginalYaml, data: dict) -> Config:
         env = spec.environment
-        architectures = tuple(dict.fromkeys(env.architectures)) if env and env.architectures is not None else VARIANTS
+        if env and env.gpu is not None and env.architectures is not None:
+            raise ConfigError("set environment.gpu or environment.architectures, not both",
+                              self.at("environment", "gpu", key=True))
+        if env and env.gpu is not None:
+            architectures: tuple[str, ...] = ("gpu",) if env.gpu else ("cpu",)
+        else:
+            architectures = tuple(dict.fromkeys(env.architectures)) if env and env.architectures is not None else VARIANTS
         if not architectures:
             raise ConfigError("environment.architectures is empty; list cpu, gpu or both", self.at("environment", "architectures"))
         extra_index_urls = self.index_options(env.python_extra_index_urls if env else None, "python_extra_index_urls")
@@ -237,7 +243,8 @@ class _Normalizer:
         for name in ("python_version", "cuda", "cudnn", "python_requirements", "python_packages", "system_packages"):
             self.remember(f"build.{name}", prefix, name)
         # Where the config asks for a GPU: build.gpu, or the original dialect's architectures.
-        self.remember("build.gpu", prefix, "gpu" if prefix == "build" else "architectures")
+        self.remember("build.gpu", prefix, "gpu" if prefix == "build" or getattr(section, "gpu", None) is not None
+                      else "architectures")
         checked_python: list[str] = []
 
         def python() -> str:  # checked once, when first needed (a pyproject or lock checks it against its own)

@@ -427,6 +427,14 @@ def test_index_options_without_requirements_are_dropped_with_a_notice():
                                  "requirements to install from it",)
 
 
+@pytest.mark.parametrize("gpu", ["true", "false"])
+def test_the_later_original_dialects_gpu_key_is_kept(gpu):
+    migration = _migrate(f"model: predict.py:Model\nenvironment:\n  python_version: '3.8'\n  # why\n  gpu: {gpu}\n")
+    assert [change.new for change in migration.changes] == [
+        f'build:\n  python_version: "3.8"\n  # why\n  gpu: {gpu}\npredict: "predict.py:Model"\n']
+    assert not any("architectures" in notice for notice in migration.notices)
+
+
 def test_requirements_file_names_do_not_overwrite_a_file():
     migration = _migrate("build:\n  python_packages: [numpy]\n",
                          {"requirements.txt": "a\n", "cog_requirements.txt": "b\n"})

@@ -235,6 +235,14 @@ def test_a_predict_key_written_empty_asks_for_the_environment_alone(text, dialec
     assert not parse("build:\n  gpu: false\n").environment_only
 
 
+@pytest.mark.parametrize(("gpu", "variants"), [("true", ("gpu",)), ("false", ("cpu",))])
+def test_the_later_original_dialect_says_gpu(gpu, variants):
+    # The original Cog's docs of 2021: `environment: gpu: true` instead of architectures.
+    config = parse(f"model: predict.py:Model\nenvironment:\n  python_version: '3.8'\n  gpu: {gpu}\n")
+    assert config.dialect == "original" and config.variants == variants and config.gpu == (gpu == "true")
+    assert config.where("build.gpu") == Location("cog.yaml", 4, 8)
+
+
 def test_run_is_todays_name_for_predict():
     config = parse("build:\n  python_version: '3.11'\nrun: run.py:Runner\n")
     assert config.dialect == "cog" and config.predict == "run.py:Runner"
@@ -365,6 +373,8 @@ ERRORS = [
     ("apt package name", "build:\n  system_packages:\n    - 'ffmpeg; rm -rf /'\n", {}, "cog.yaml:3:7: `ffmpeg; rm -rf /` is not an apt package name"),
     ("architectures value", "environment:\n  architectures: [tpu]\n", {}, "cog.yaml:2:19: `environment.architectures[0]` must be one of 'cpu' or 'gpu'"),
     ("architectures empty", "environment:\n  architectures: []\n", {}, "cog.yaml:2:18: environment.architectures is empty"),
+    ("original gpu and architectures", "environment:\n  gpu: true\n  architectures: [cpu]\n", {},
+     "cog.yaml:2:3: set environment.gpu or environment.architectures, not both"),
     ("mixed dialects", "environment:\n  python_version: '3.11'\npredict: p.py:P\n", {}, "cog.yaml:3:1: mixes two cog.yaml formats (`environment` and `predict`)"),
     ("mixed model and build", "model: m.py:M\nbuild:\n  gpu: true\n", {}, "cog.yaml:2:1: mixes two cog.yaml formats (`model` and `build`)"),
     ("concurrency below one", "concurrency:\n  max: 0\n", {}, "cog.yaml:2:8: `concurrency.max` must be at least 1, not 0"),
