@@ -13,6 +13,7 @@ import pathlib
 import shutil
 import sys
 import tempfile
+import typing
 import urllib.parse
 from typing import Any, AsyncIterator, Dict, Iterator, Optional, TypeVar, Union
 
@@ -278,6 +279,8 @@ class BaseModel:
         for name in fields:
             if name in values:
                 setattr(self, name, values[name])
+            elif _defaults_to_none(type(self), name):
+                setattr(self, name, None)
             elif not hasattr(type(self), name):
                 raise TypeError(f"{type(self).__name__} is missing field {name!r}")
 
@@ -290,6 +293,19 @@ class BaseModel:
 
     def __eq__(self, other: object) -> bool:
         return type(other) is type(self) and other.to_dict() == self.to_dict()  # type: ignore[attr-defined]
+
+
+def _defaults_to_none(cls: type, name: str) -> bool:
+    """Whether a field without a default of its own is None when left out: one annotated Optional[...] (or X | None),
+    as in Cog's docs (`file: Optional[Path]`, then `return Output(score=1.5)`). The schema still lists it as
+    required, as pydantic 2 does: the output always has the key, maybe null."""
+    if hasattr(cls, name):
+        return False
+    try:
+        hint = typing.get_type_hints(cls).get(name)
+    except Exception:  # a forward reference that does not resolve: required, as written
+        return False
+    return type(None) in typing.get_args(hint)
 
 
 def _model_field_names(cls: type) -> list:

@@ -406,6 +406,15 @@ def test_a_pydantic_model_output_with_a_file_field(serve: Any) -> None:
     assert schema["properties"]["report"]["format"] == "uri" and schema["required"] == ["words", "longest", "report"]
 
 
+def test_an_optional_output_field_left_out_is_null(serve: Any) -> None:
+    server = serve("optional_output.py:Predictor")
+    assert server.predict()["output"] == {"score": 1.5, "file": None}
+    assert server.predict(with_file=True)["output"]["file"].startswith("data:")
+    # In the schema both stay required, as pydantic 2 writes Optional fields: the key is always there, maybe null.
+    schema = server.client.get("/openapi.json").json()["components"]["schemas"]["Output"]
+    assert schema["required"] == ["score", "file"]
+
+
 def test_training_endpoints(serve: Any) -> None:
     server = serve("hello.py:Predictor", train_ref="train.py:train")
     response = server.client.post("/trainings", json={"input": {"dataset": "cats", "epochs": 2}})
