@@ -83,6 +83,9 @@ class TorchRelease(_Row):
     torch: str
     torchvision: str | None = None
     torchaudio: str | None = None
+    torchaudio_unlabelled: bool = Field(
+        False, description="torchaudio has one build for every CUDA, with no local version label (before 0.10)"
+    )
     pythons: tuple[str, ...] = Field(description="Python MAJOR.MINOR versions with wheels")
     builds: tuple[TorchBuild, ...]
 

@@ -21,7 +21,7 @@ from cog.resources import cuda_matrix_dir
 CHECKED = "2026-11"
 
 # Oldest releases the data must cover (from the tracker issue).
-OLDEST_TORCH = Version("1.11.0")
+OLDEST_TORCH = Version("1.7.0")
 TENSORFLOW_MINORS_REQUIRED = [f"2.{minor}" for minor in range(11, 20)]
 OLDEST_CUDA_MINOR = (11, 7)
 # CUDA minors NVIDIA never released (the toolkit went from 12.6 to 12.8).

@@ -535,7 +535,7 @@ class _Resolver:
                 lines.append(requirement.text.replace(requirement.url, _local_destination(requirement.local_path), 1))
             elif name in TORCH_FAMILY and torch_build is not None:
                 version = torch_companions.get(name) if torch_release else None
-                lines.append(self.torch_line(requirement, name, version, torch_build))
+                lines.append(self.torch_line(requirement, name, version, torch_build, torch_release))
             else:
                 lines.append(requirement.text)
         if torch_build is not None and not self.config.python_requirements.locked:
@@ -619,12 +619,15 @@ class _Resolver:
                 )
         return versions
 
-    def torch_line(self, requirement: Requirement, name: str, version: str | None, build: TorchBuild) -> str:
+    def torch_line(self, requirement: Requirement, name: str, version: str | None, build: TorchBuild,
+                   release: TorchRelease | None = None) -> str:
         if version is None:  # torch outside the data: keep the user's specifier, the index picks the build
             return _rewrite(requirement, name, None)
         # aarch64 CPU wheels carry no +cpu label on PyTorch's index; an exact version matches either spelling.
         # PyPI's wheels carry no label at all.
         labelled = not (build.cuda == "cpu" and self.platform == "linux/arm64") and self.torch_index != TORCH_FROM_PYPI
+        if name == "torchaudio" and release is not None and release.torchaudio_unlabelled:
+            labelled = False  # one torchaudio wheel for every CUDA build
         return _rewrite(requirement, name, f"{version}+{build.local_version}" if labelled else version)
 
     def tensorflow_line(self, requirement: Requirement, row: TensorflowRelease) -> str:

@@ -38,6 +38,14 @@ PY311_CPU = '  python_version: "3.11"\n'
 CASES = [
     ("torch pinned picks its newest CUDA", "torch==2.5.1\n", PY311, "gpu", "linux/amd64",
      "nvidia/cuda:12.4.1-cudnn-runtime-ubuntu22.04", ["torch==2.5.1+cu124"]),
+    # torch 1.7-1.10, as old Cog projects pin it: CUDA 11 builds; torchaudio before 0.10 has one unlabelled wheel.
+    ("torch 1.9 picks CUDA 11.1", "torch==1.9.1\ntorchvision==0.10.1\ntorchaudio==0.9.1\n",
+     '  gpu: true\n  python_version: "3.9"\n', "gpu", "linux/amd64", "nvidia/cuda:11.1.1-cudnn8-runtime-ubuntu20.04",
+     ["torch==1.9.1+cu111", "torchvision==0.10.1+cu111", "torchaudio==0.9.1"]),
+    ("torch 1.10 picks CUDA 11.3", "torch==1.10.2\ntorchaudio==0.10.2\n", '  gpu: true\n  python_version: "3.8"\n',
+     "gpu", "linux/amd64", "nvidia/cuda:11.3.1-cudnn8-runtime-ubuntu20.04", ["torch==1.10.2+cu113", "torchaudio==0.10.2+cu113"]),
+    ("torch 1.8 on the CPU", "torch==1.8.1\n", '  python_version: "3.8"\n', "cpu", "linux/amd64", "python:3.8-slim",
+     ["torch==1.8.1+cpu"]),
     # The devel image (nvcc) where the build may compile CUDA code, as Cog's images always are.
     ("build commands start from the devel image", "torch==2.5.1\n", PY311 + "  run: [nvcc --version]\n", "gpu",
      "linux/amd64", "nvidia/cuda:12.4.1-cudnn-devel-ubuntu22.04", ["torch==2.5.1+cu124"]),
@@ -113,8 +121,8 @@ CASES = [
      "python:3.11.9-slim", []),
     ("newer torch than the data keeps its pin", "torch==2.99.0\n", PY311_CPU, "cpu", "linux/amd64",
      "python:3.11-slim", ["torch==2.99.0"]),
-    ("older torch than the data is left as written", "torch==1.10.2\n", '  python_version: "3.9"\n', "cpu",
-     "linux/amd64", "python:3.9-slim", ["torch==1.10.2"]),
+    ("older torch than the data is left as written", "torch==1.6.0\n", '  python_version: "3.8"\n', "cpu",
+     "linux/amd64", "python:3.8-slim", ["torch==1.6.0"]),
 ]
 
 
