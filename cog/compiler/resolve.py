@@ -154,6 +154,15 @@ def _specifier(requirement: Requirement) -> SpecifierSet:
         raise ConfigError(f"`{requirement.text}` has a version specifier cog cannot read", requirement.location) from None
 
 
+def _nearest_build(builds: list[TorchBuild], image: CudaImage) -> list[TorchBuild]:
+    """The torch build whose CUDA is nearest the image's: the newest not above it, else the oldest above it."""
+    cuda = Version(image.cuda_minor)
+    below = [build for build in builds if Version(build.cuda) <= cuda]
+    if below:
+        return [max(below, key=lambda build: Version(build.cuda))]
+    return [min(builds, key=lambda build: Version(build.cuda))] if builds else []
+
+
 def _pinned_local(requirement: Requirement) -> str | None:
     """The local label of an exact pin: torch==2.1.0+cu118 → "cu118"."""
     for spec in _specifier(requirement):
@@ -202,6 +211,7 @@ class _Resolver:
     imports: tuple[ModuleImport, ...] = ()
     implied: ImpliedPackages | None = None
     torch_index: str | None = None
+    cuda_as_asked: bool = False  # cog.yaml's CUDA has no torch build of its own: the nearest build is taken
 
     def __post_init__(self) -> None:
         self.python = python_minor(self.config.python_version)
@@ -370,7 +380,8 @@ class _Resolver:
         for row in reversed(rows):
             builds = self.torch_builds(row, gpu=image is not None)
             if image is not None:
-                builds = [build for build in builds if build.cuda == image.cuda_minor]
+                same = [build for build in builds if build.cuda == image.cuda_minor]
+                builds = same or (_nearest_build(builds, image) if self.cuda_as_asked else [])
             if builds:
                 if _pinned_version(requirement) is None:
                     self.warn(
@@ -501,6 +512,17 @@ class _Resolver:
             if self.tensorflow_requirement() is not None:
                 asked.append("tensorflow's CUDA")
             clash = " and ".join(asked) or "the available base images"
+            if asked == [f"CUDA {self.config.cuda}"] and not label:
+                # As Cog does: warn, and build on the CUDA cog.yaml asks for with the torch build nearest it, whose
+                # wheels bring their own CUDA libraries (what the driver must support is the newer of the two).
+                self.cuda_as_asked = True
+                self.warn(
+                    f"`{requirement.text}` has wheels for CUDA {_span(offered)}, not CUDA {self.config.cuda}; building "
+                    f"on CUDA {self.config.cuda} as {self.section}.cuda asks, with the torch build nearest it (its "
+                    f"wheels bring their own CUDA libraries)",
+                    self.config.where("build.cuda"),
+                )
+                return images
             raise ConfigError(
                 f"`{requirement.text}` has wheels for CUDA {_span(offered)}; that clashes with {clash}",
                 self.config.where("build.cuda") if self.config.cuda else requirement.location,

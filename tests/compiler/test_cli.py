@@ -87,8 +87,8 @@ def test_warnings_go_to_stderr(make_project):
 @pytest.mark.parametrize(("files", "args", "expected"), [
     ({"cog.yaml": "build:\n  python_versoin: '3.11'\n"}, [],
      "error: cog.yaml:2:3: unknown key `python_versoin` under `build`; did you mean `python_version`?"),
-    ({"cog.yaml": "build:\n  gpu: true\n  cuda: '12.6'\n  python_requirements: r.txt\n", "r.txt": "torch==2.5.1\n"}, [],
-     "error: cog.yaml:3:9: `torch==2.5.1` has wheels for CUDA 11.8, 12.1, 12.4; that clashes with CUDA 12.6"),
+    ({"cog.yaml": "build:\n  gpu: true\n  cuda: '12.4'\n  python_requirements: r.txt\n", "r.txt": "torch==2.5.1+cu121\n"},
+     [], "error: cog.yaml:3:9: `torch==2.5.1+cu121` has wheels for CUDA 12.1; that clashes with CUDA 12.4"),
     ({}, [], "error: no cog.yaml in this directory or any parent"),
     ({}, ["-f", "missing.yaml"], "error: missing.yaml: file not found"),
 ])

@@ -139,8 +139,8 @@ def test_resolution(make_project, requirements, build, variant, platform, base, 
 
 # (id, requirements.txt, build section, variant, platform, start of the error, where)
 ERRORS = [
-    ("torch without the asked CUDA", "torch==2.5.1\n", PY311 + '  cuda: "12.6"\n', "gpu", "linux/amd64",
-     "`torch==2.5.1` has wheels for CUDA 11.8, 12.1, 12.4; that clashes with CUDA 12.6", "cog.yaml:4:9"),
+    ("torch labelled for another CUDA than the asked", "torch==2.5.1+cu121\n", PY311 + '  cuda: "12.6"\n', "gpu",
+     "linux/amd64", "`torch==2.5.1+cu121` has wheels for CUDA 12.1; that clashes with CUDA 12.6", "cog.yaml:4:9"),
     ("torch cpu label in the gpu image", "torch==2.1.0+cpu\n", PY311, "gpu", "linux/amd64",
      "`torch==2.1.0+cpu` is a CPU build, but this is the GPU image", "requirements.txt:1"),
     ("torch without wheels for the python", "torch==2.0.1\n", '  gpu: true\n  python_version: "3.12"\n', "gpu",
@@ -209,6 +209,20 @@ def test_unpinned_tensorflow_takes_the_newest_for_the_python_and_says_so(make_pr
     assert plan.python_requirements == (f"tensorflow-cpu=={newest.latest}",)
     assert plan.tensorflow == newest.version
     assert any("does not pin a version" in w.message for w in plan.warnings)
+
+
+@pytest.mark.parametrize(("cuda", "base", "line"), [
+    ("12.6", "nvidia/cuda:12.6.3-cudnn-runtime-ubuntu22.04", "torch==2.5.1+cu124"),  # the newest below
+    ("11.4", "nvidia/cuda:11.4.3-cudnn8-runtime-ubuntu20.04", "torch==2.5.1+cu118"),  # none below: the oldest above
+])
+def test_a_cuda_torch_has_no_build_for_warns_and_builds_on_it(make_project, cuda, base, line):
+    # As Cog does ("Cog doesn't know if CUDA 12.6 is compatible with PyTorch 2.5.1"): the asked CUDA's base image,
+    # the nearest torch build, whose wheels bring their own CUDA libraries.
+    plan = plan_for(make_project, "torch==2.5.1\n", PY311 + f'  cuda: "{cuda}"\n')
+    assert plan.base_image == base and list(plan.python_requirements) == [line]
+    assert [str(w) for w in plan.warnings] == [
+        f"cog.yaml:4:9: `torch==2.5.1` has wheels for CUDA 11.8, 12.1, 12.4, not CUDA {cuda}; building on CUDA "
+        f"{cuda} as build.cuda asks, with the torch build nearest it (its wheels bring their own CUDA libraries)"]
 
 
 def test_newer_torch_than_the_data_warns_and_uses_the_newest_index(make_project):
