@@ -73,6 +73,7 @@ class FieldInfo(Constraints, _Default):
 def Input(  # noqa: N802 - Cog's public name
     default: Any = MISSING,
     *,
+    default_factory: Optional[Callable[[], Any]] = None,
     description: Optional[str] = None,
     ge: Optional[float] = None,
     le: Optional[float] = None,
@@ -84,8 +85,14 @@ def Input(  # noqa: N802 - Cog's public name
 ) -> Any:
     """Describe a predict() parameter: `text: str = Input(description="...", default="hi")`.
 
-    Its keywords are Constraints' fields, spelled out for editors and type checkers (a test keeps them equal)."""
+    Its keywords are Constraints' fields, spelled out for editors and type checkers (a test keeps them equal), and
+    pydantic's default_factory, which Cog takes too: called here, once, for the default."""
     declared = dict(locals())  # the parameters, by name: default and every constraint
+    factory = declared.pop("default_factory")
+    if factory is not None:
+        if default is not MISSING:
+            raise TypeError("Input() takes a default or a default_factory, not both")
+        declared["default"] = factory()
     if choices is not None:
         declared["choices"] = list(choices)
     return FieldInfo(**declared)

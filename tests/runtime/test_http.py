@@ -392,6 +392,7 @@ def test_output_files_of_the_same_name_do_not_overwrite_each_other(serve: Any, r
     pytest.param("either_entry_name.py:FirstCogPredictor", {"text": "hi"}, "hi!", id="the first Cog's cog.Predictor"),
     pytest.param("either_entry_name.py:ModelWithPredict", {}, 6, id="a cog.Model's predict()"),
     pytest.param("either_entry_name.py:AsyncStreamer", {"text": "a b"}, ["a", "b"], id="cog.AsyncIterator"),
+    pytest.param("default_factory.py:Predictor", {}, "none", id="Input(default_factory=...)"),
 ])
 def test_every_style_of_model_runs(serve: Any, ref: str, inputs: dict, output: Any) -> None:
     assert serve(ref).predict(**inputs)["output"] == output

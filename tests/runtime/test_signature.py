@@ -149,9 +149,15 @@ def test_input_takes_the_default_then_every_constraint_by_keyword() -> None:
     constraints = [f.name for f in fields(Constraints)]
     parameters = inspect.signature(cog.Input).parameters.values()
     assert [(p.name, p.kind) for p in parameters] == [("default", inspect.Parameter.POSITIONAL_OR_KEYWORD)] + [
-        (name, inspect.Parameter.KEYWORD_ONLY) for name in constraints
+        (name, inspect.Parameter.KEYWORD_ONLY) for name in ["default_factory", *constraints]
     ]
     assert [f.name for f in fields(cog.FieldInfo)] == ["default", *constraints]
+
+
+def test_a_default_factory_gives_the_default_as_cog_takes_it() -> None:
+    assert cog.Input(default_factory=lambda: [1, 2], description="d").default == [1, 2]
+    with pytest.raises(TypeError, match="a default or a default_factory, not both"):
+        cog.Input(1, default_factory=list)
 
 
 def test_every_constraint_reaches_the_signature() -> None:
