@@ -402,6 +402,14 @@ class Worker:
             self.targets[Kind.TRAIN] = Runnable.of(targets.train)
         instances = [target.instance for target in targets if target is not None]
         self.setups = [obj.setup for obj in instances if obj is not None and callable(getattr(obj, "setup", None))]
+        for setup in self.setups:
+            unknown = _setup_arguments_without_value(setup)
+            if unknown:
+                owner = type(getattr(setup, "__self__", setup)).__name__
+                self.channel.send({"type": "setup_failed", "error": (
+                    f"{owner}.setup() takes {', '.join(unknown)}, which nothing gives it; setup() may take weights "
+                    f"alone (or arguments with defaults)")})
+                return False
         self.is_async = any(_is_async(runnable.fn) for runnable in self.targets.values())
         self.ready_message = {
             "type": "ready",
@@ -728,6 +736,17 @@ class _LineReader:
             return
         for message in self._lines.feed(chunk):
             self._on_message(message)
+
+
+def _setup_arguments_without_value(setup: Callable[..., Any]) -> List[str]:
+    """The parameters of a setup() that cog cannot fill: all but `weights`, *args, **kwargs and those with defaults."""
+    try:
+        parameters = inspect.signature(setup).parameters.values()
+    except (TypeError, ValueError):  # a builtin without a signature: nothing to check
+        return []
+    variadic = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    return [p.name for p in parameters
+            if p.name != WEIGHTS_PARAMETER and p.default is inspect.Parameter.empty and p.kind not in variadic]
 
 
 def _healthcheck_error(result: Any) -> Optional[str]:

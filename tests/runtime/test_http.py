@@ -158,6 +158,8 @@ def test_a_model_error_fails_that_prediction_only(serve: Any) -> None:
     pytest.param("broken_setup.py:Predictor", "RuntimeError: weights not found", id="setup raises"),
     pytest.param("bad_declarations.py:DefaultOutOfRange", "input 'steps': default 100 is invalid",
                  id="a declaration the signature refuses"),
+    pytest.param("broken_setup.py:AsksForADevice", "AsksForADevice.setup() takes device, which nothing gives it",
+                 id="a setup() argument cog cannot give"),
 ])
 def test_a_failed_setup_shows_in_health_and_predictions_answer_503(serve: Any, ref: str, log: str) -> None:
     server = serve(ref, wait="SETUP_FAILED")
