@@ -346,6 +346,24 @@ def error_text(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+_SDK_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the cog package: not the model's code
+
+
+def _in_model_code(exc: BaseException) -> Optional[str]:
+    """FILE:LINE of the model's code where `exc` arose (the last frame outside cog and Python's own machinery), as
+    the working directory names it; None when there is none."""
+    if isinstance(exc, SyntaxError) and exc.filename and exc.lineno:
+        return f"{_shown(exc.filename)}:{exc.lineno}"
+    frames = [frame for frame in traceback.extract_tb(exc.__traceback__)
+              if not frame.filename.startswith((_SDK_DIR + os.sep, "<")) and frame.lineno]
+    return f"{_shown(frames[-1].filename)}:{frames[-1].lineno}" if frames else None
+
+
+def _shown(path: str) -> str:
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
+
+
 # ---------------------------------------------------------------------------------------------------------
 # The prediction loop
 
@@ -456,7 +474,8 @@ class Worker:
     def _setup_failed(self, exc: BaseException) -> bool:
         traceback.print_exception(type(exc), exc, exc.__traceback__)  # into the setup logs
         self.logs.flush_job(None)
-        self.channel.send({"type": "setup_failed", "error": f"setup failed: {error_text(exc)}"})
+        where = _in_model_code(exc)
+        self.channel.send({"type": "setup_failed", "error": f"setup failed: {where + ': ' if where else ''}{error_text(exc)}"})
         return False
 
     def _ready(self) -> bool:

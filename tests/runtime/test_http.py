@@ -160,6 +160,9 @@ def test_a_model_error_fails_that_prediction_only(serve: Any) -> None:
                  id="a declaration the signature refuses"),
     pytest.param("broken_setup.py:AsksForADevice", "AsksForADevice.setup() takes device, which nothing gives it",
                  id="a setup() argument cog cannot give"),
+    pytest.param("unknown_keyword.py:Predictor",
+                 "unknown_keyword.py:7: Input() got an unexpected keyword argument 'title'",
+                 id="the model's code fails as it loads: where, in one line"),
 ])
 def test_a_failed_setup_shows_in_health_and_predictions_answer_503(serve: Any, ref: str, log: str) -> None:
     server = serve(ref, wait="SETUP_FAILED")
