@@ -185,6 +185,20 @@ def test_gpu_image_builds_without_a_gpu_and_records_cuda(cog, project, image_nam
     assert cog("predict", tag, "-i", "n=7", cwd=directory).stdout.strip() == "49"
 
 
+def test_gpu_build_commands_start_from_the_devel_image_and_keep_their_run_options(cog, project, image_name):
+    # A build command may compile CUDA code (nvcc): the devel image, as Cog's. It starts with a RUN option, as
+    # replicate/cog-flux writes its commands: the option is the step's, the command runs.
+    directory = project("gpu")
+    config = (directory / "cog.yaml").read_text()
+    (directory / "cog.yaml").write_text(config.replace("build:\n", "build:\n  run:\n    - \"--mount=type=cache,target="
+                                                       "/root/.cache/cog-test echo built > /opt/built.txt\"\n", 1))
+    tag = image_name()
+    cog("build", "-t", tag, "--variant", "gpu", cwd=directory)
+    assert labels(tag)["run.cog.base_image"].startswith("nvidia/cuda:12.8.1-cudnn-devel-ubuntu22.04")
+    built = subprocess.run(["docker", "run", "--rm", tag, "cat", "/opt/built.txt"], capture_output=True, text=True)
+    assert built.stdout == "built\n", built.stderr
+
+
 def test_amd64_and_arm64_join_in_one_index(cog, project):
     directory = project("hello-world")
     tag = f"{OPEN_REGISTRY}/cog-test/hello:{uuid.uuid4().hex[:8]}"
