@@ -642,7 +642,7 @@ class _Resolver:
         return versions
 
     def torch_line(self, requirement: Requirement, name: str, version: str | None, build: TorchBuild,
-                   release: TorchRelease | None = None) -> str:
+                   release: TorchRelease | None) -> str:
         if version is None:  # torch outside the data: keep the user's specifier, the index picks the build
             return _rewrite(requirement, name, None)
         # aarch64 CPU wheels carry no +cpu label on PyTorch's index; an exact version matches either spelling.

@@ -418,10 +418,11 @@ class _Normalizer:
 
     def run_command(self, command: str, mounts, index: int) -> RunCommand:
         self.single_line(command, ("build", "run", index))
-        options = _RUN_OPTIONS.match(command.strip())
+        command = command.strip()
+        options = _RUN_OPTIONS.match(command)
         written = options.group(0).split() if options else []
-        command = command.strip()[options.end():] if options else command
-        if not command.strip():
+        command = command[options.end():] if options else command
+        if not command:
             raise ConfigError(f"a build command has RUN options ({' '.join(written)}) and no command after them",
                               self.at("build", "run", index))
         secrets = []

@@ -117,8 +117,8 @@ def parse_requirement_lines(lines: list[str], locations: list[Location], project
         if "\n" in line or line.strip().startswith("-"):
             raise ConfigError(f"`{line.strip()}` must be one package requirement such as numpy==1.26.4", location)
         # As Cog does, an index option after a package goes to the top of the file (pip takes none on a package).
-        package = _PACKAGE_OPTION.sub(lambda found: option_lines.append((f"{found[1]} {found[2]}", location)) or "", line)
-        package_lines.append((package, location))
+        option_lines += [(f"{found[1]} {found[2]}", location) for found in _PACKAGE_OPTION.finditer(line)]
+        package_lines.append((_PACKAGE_OPTION.sub("", line), location))
     written = option_lines + package_lines
     with tempfile.TemporaryDirectory() as scratch:
         file = Path(scratch) / "requirements.txt"

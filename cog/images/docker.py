@@ -172,20 +172,17 @@ def _run_build(log: Callable[[str], None], progress: str, **arguments) -> list[s
                     log(line)
             return lines
         except DockerException as exc:
-            failure = _failure(lines) or _exception_error(exc)
-            status = passing_registry_status(failure)
-            if pushes and status and attempt < _PUSH_TRIES:
-                # Every step is cached by now: another try costs the push alone.
-                log(_pushing_again(status, attempt))
-                time.sleep(attempt)
+            error = _exception_error(exc)
+            failure = _failure(lines) or error
+            if pushes and _tried_again(failure, attempt, log):  # every step is cached by now: it costs the push
                 continue
             if progress == "quiet":
                 for line in recent:
                     log(line)
-            unpulled = _unpulled_base_image([*lines, *_exception_error(exc).splitlines()])
+            unpulled = _unpulled_base_image([*lines, *error.splitlines()])
             if unpulled:
                 raise CogError(unpulled) from None
-            if arguments.get("builder") and re.search(r"no builder .* found", _exception_error(exc)):
+            if arguments.get("builder") and re.search(r"no builder .* found", error):
                 raise _no_such_builder(arguments["builder"]) from None
             raise CogError(f"the image build failed: {failure}") from None
     raise AssertionError("unreachable: the last try returns or raises")
@@ -205,8 +202,15 @@ def passing_registry_status(error: str) -> str | None:
     return found.group("status").strip() if found else None
 
 
-def _pushing_again(status: str, attempt: int) -> str:
-    return f"the registry answered {status} to the push; pushing again (try {attempt + 1} of {_PUSH_TRIES})"
+def _tried_again(error: str, attempt: int, say: Callable[[str], None]) -> bool:
+    """After failed push number `attempt`: True, once it is said and waited for, when another try is due (a
+    registry's passing failure, and tries left); False when the failure is final."""
+    status = passing_registry_status(error)
+    if status is None or attempt >= _PUSH_TRIES:
+        return False
+    say(f"the registry answered {status} to the push; pushing again (try {attempt + 1} of {_PUSH_TRIES})")
+    time.sleep(attempt)
+    return True
 
 
 # BuildKit's words when it cannot get an image a Dockerfile names (FROM, COPY --from, RUN --mount=from), e.g.
@@ -450,11 +454,8 @@ def _docker_push(image: str, warn: Callable[[str], None]) -> None:
         if result.returncode == 0:
             return
         error = _docker_error(result.stderr)
-        status = passing_registry_status(error)
-        if not status or attempt == _PUSH_TRIES:
+        if not _tried_again(error, attempt, warn):
             raise CogError(f"could not push {image}: {error}")
-        warn(_pushing_again(status, attempt))
-        time.sleep(attempt)
 
 
 def pull(image: str) -> None:

@@ -44,7 +44,7 @@ from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Se
 
 from cog.sdk import scope
 from cog.sdk.coders import Coder, JsonCoder
-from cog.sdk.predictor import CONCURRENT_MAX_ATTR, DECLARED_INPUTS_ATTR, BasePredictor, BaseRunner, Model
+from cog.sdk.predictor import CONCURRENT_MAX_ATTR, DECLARED_INPUTS_ATTR, BaseRunner, Model
 from cog.sdk.protocol import (
     FILE_MARKER,
     DoneEvent,
@@ -410,6 +410,10 @@ class Worker:
         """Import the model and read its signatures; False (after telling the server) if that fails."""
         try:
             targets = signatures(self.predict_ref, self.train_ref, self.directory)
+            instances = [target.instance for target in targets if target is not None]
+            self.setups = [obj.setup for obj in instances if obj is not None and callable(getattr(obj, "setup", None))]
+            for setup in self.setups:
+                _check_setup_arguments(setup)
         except (LoadError, SignatureError) as exc:
             self.channel.send({"type": "setup_failed", "error": str(exc)})
             return False
@@ -418,16 +422,6 @@ class Worker:
         self.targets[Kind.PREDICT] = Runnable.of(targets.predict)
         if targets.train is not None:
             self.targets[Kind.TRAIN] = Runnable.of(targets.train)
-        instances = [target.instance for target in targets if target is not None]
-        self.setups = [obj.setup for obj in instances if obj is not None and callable(getattr(obj, "setup", None))]
-        for setup in self.setups:
-            unknown = _setup_arguments_without_value(setup)
-            if unknown:
-                owner = type(getattr(setup, "__self__", setup)).__name__
-                self.channel.send({"type": "setup_failed", "error": (
-                    f"{owner}.setup() takes {', '.join(unknown)}, which nothing gives it; setup() may take weights "
-                    f"alone (or arguments with defaults)")})
-                return False
         self.is_async = any(_is_async(runnable.fn) for runnable in self.targets.values())
         self.ready_message = {
             "type": "ready",
@@ -757,15 +751,20 @@ class _LineReader:
             self._on_message(message)
 
 
-def _setup_arguments_without_value(setup: Callable[..., Any]) -> List[str]:
-    """The parameters of a setup() that cog cannot fill: all but `weights`, *args, **kwargs and those with defaults."""
+def _check_setup_arguments(setup: Callable[..., Any]) -> None:
+    """A LoadError when setup() takes parameters that cog cannot fill: all but `weights`, *args, **kwargs and those
+    with defaults."""
     try:
         parameters = inspect.signature(setup).parameters.values()
     except (TypeError, ValueError):  # a builtin without a signature: nothing to check
-        return []
+        return
     variadic = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
-    return [p.name for p in parameters
-            if p.name != WEIGHTS_PARAMETER and p.default is inspect.Parameter.empty and p.kind not in variadic]
+    unknown = [p.name for p in parameters
+               if p.name != WEIGHTS_PARAMETER and p.default is inspect.Parameter.empty and p.kind not in variadic]
+    if unknown:
+        owner = type(getattr(setup, "__self__", setup)).__name__
+        raise LoadError(f"{owner}.setup() takes {', '.join(unknown)}, which nothing gives it; setup() may take "
+                        f"weights alone (or arguments with defaults)")
 
 
 def _healthcheck_error(result: Any) -> Optional[str]:
