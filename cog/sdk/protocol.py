@@ -4,7 +4,7 @@ Standard library only, Python 3.8+: both sides import this module, the worker in
 
 Three pipes, one JSON message per line (`encode` writes one, `LineBuffer` reads them back):
 
-    COMMANDS (server -> worker)  JobCommand        {"op": "predict"|"train", "id", "input", "context"?}
+    COMMANDS (server -> worker)  JobCommand        {"op": "predict"|"train", "id", "input", "context"?, "busy_poll"?}
                                  HealthcheckCommand  {"op": "healthcheck", "id", "timeout"}  (only while no job runs)
     CONTROL  (server -> worker)  CancelControl     {"op": "cancel", "id"}; its own pipe, so it reaches a busy worker
     EVENTS   (worker -> server)  ReadyEvent        {"type": "ready", "signature", "train_signature", "schema",
@@ -17,6 +17,7 @@ Three pipes, one JSON message per line (`encode` writes one, `LineBuffer` reads 
                                  HealthcheckEvent  {"type": "healthcheck", "id", "error"}  (error null: healthy)
 
 A key marked ? may be left out: `context` (the request's, a str -> str object) when the request has none,
+`busy_poll` (seconds a sync worker may busy-wait for its next command after this job) when other jobs wait,
 `concurrency_max` when predict() has no @cog.concurrent, `metrics` when the model recorded none, `healthcheck`
 (true: the predictor defines healthcheck()) when it does not.
 
@@ -80,6 +81,7 @@ class _JobCommand(TypedDict):
 
 class JobCommand(_JobCommand, total=False):
     context: Dict[str, str]  # the request's `context`, for cog.current_scope().context
+    busy_poll: float  # no other job waited: the worker may busy-wait this long for its next command (cog.sdk.worker)
 
 
 class HealthcheckCommand(TypedDict):

@@ -204,6 +204,9 @@ class InProcessWorker:
     def exit_description(self) -> str:
         return "stopped"
 
+    def busy_wait(self, seconds: float, answered: Callable[[], bool]) -> None:
+        """Never: the model's thread needs this one's interpreter lock to answer at all."""
+
     async def stop(self, grace: float = 5.0) -> None:
         """Let what was sent finish (up to `grace` seconds), then stop."""
         if self._thread is not None:

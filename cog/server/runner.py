@@ -128,6 +128,9 @@ class WorkerTransport(Protocol):
 
     def kill(self) -> None: ...
 
+    def busy_wait(self, seconds: float, answered: Callable[[], bool]) -> None:
+        """Take the worker's messages without sleeping until `answered()` or for `seconds`, or return at once."""
+
 
 # Settings, on_message, on_raw_output -> a worker, not yet started. WorkerProcess is one.
 WorkerFactory = Callable[[Settings, Callable[[Event], None], Callable[[str], None]], WorkerTransport]
@@ -164,6 +167,7 @@ class Runtime:
         self.healthcheck_error: Optional[str] = None  # why the predictor's healthcheck() last failed
         self._healthchecks: Dict[str, "asyncio.Future[Optional[str]]"] = {}
         self._client: Optional[httpx.AsyncClient] = None
+        self._last_answer = 0.0  # seconds from a job's command to the worker's first answer, the last time
 
     @property
     def client(self) -> httpx.AsyncClient:
@@ -478,10 +482,19 @@ class Runtime:
         command: JobCommand = {"op": job.kind, "id": job.id, "input": arguments}
         if job.context:
             command["context"] = job.context
+        # Alone in the worker with none queued: the worker may stay awake for the next job, and when the model's
+        # last answer came within the busy-poll, this loop waits awake for this one (cog.server.settings).
+        busy_poll = self.settings.busy_poll if self.busy == 1 and self.waiting == 0 else 0.0
+        if busy_poll:
+            command["busy_poll"] = busy_poll
+        sent = time.perf_counter()
         self.worker.send(command)
+        if busy_poll and self._last_answer <= busy_poll:
+            self.worker.busy_wait(busy_poll, lambda: not job.events.empty())
         upload_url = job.output_file_prefix or self.settings.upload_url
         while True:
             message = await job.events.get()
+            self._last_answer = time.perf_counter() - sent
             if message["type"] == "log":
                 self._on_log(job, message)
             elif message["type"] == "output":

@@ -36,6 +36,11 @@ class Settings:
     retention_count: int = 100
     healthcheck_interval: float = 10.0  # seconds between calls of the predictor's healthcheck(), when it has one
     healthcheck_timeout: float = 5.0
+    # Busy-polling, for fast models (0: never). After a job that ran alone with none queued, a sync worker waits
+    # this many seconds awake for its next command (cog.sdk.worker); and when the model's last answer came
+    # within it, the server waits awake for the answer (WorkerProcess.busy_wait). Waking a sleeping process costs
+    # its CPU's wake-up, in a VM an interrupt and a hypervisor exit each: most of a trivial prediction's hop.
+    busy_poll: float = 0.002
     # Platform routes: SageMaker's /ping and /invocations (`serve`), Vertex AI's health and predict routes.
     sagemaker: bool = False
     vertex_health_route: Optional[str] = None
@@ -74,6 +79,7 @@ class Settings:
             "retention_count": _env_number("COG_PREDICTION_RETENTION_COUNT", cls.retention_count, int),
             "healthcheck_interval": _env_number("COG_HEALTHCHECK_INTERVAL", cls.healthcheck_interval),
             "healthcheck_timeout": _env_number("COG_HEALTHCHECK_TIMEOUT", cls.healthcheck_timeout),
+            "busy_poll": _env_number("COG_BUSY_POLL_SECONDS", cls.busy_poll),
             "vertex_health_route": _env_route("AIP_HEALTH_ROUTE"),
             "vertex_predict_route": _env_route("AIP_PREDICT_ROUTE"),
         }

@@ -183,6 +183,8 @@ def test_a_server_with_cog_predict_never_imports_yaml() -> None:
                  id="a body limit that is no whole number"),
     pytest.param([], {"COG_SETUP_TIMEOUT": "nan"}, "error: COG_SETUP_TIMEOUT=nan is not a number of seconds (0 or more)",
                  id="a setup timeout that is no number"),
+    pytest.param([], {"COG_BUSY_POLL_SECONDS": "-1"}, "error: COG_BUSY_POLL_SECONDS=-1 is not a number of seconds (0 or more)",
+                 id="a busy-poll below zero"),
 ])
 def test_a_server_setting_it_cannot_use_is_one_error_line(tmp_path: Path, args: list, env: dict, line: str) -> None:
     environment = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "COG_PREDICT": "predict.py:Predictor", **env}

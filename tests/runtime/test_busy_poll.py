@@ -1,0 +1,223 @@
+"""Busy-polling between the server and a sync model's process (COG_BUSY_POLL_SECONDS): which jobs ask for it, that
+the worker's command reader polls only when asked and only while waits stay short, and that the server's awake
+wait takes the model's answer off the pipe. Real pipes and a real worker process; what it saves is measured in
+benchmarks/serving.py, not here."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, List
+
+import pytest
+
+from cog.sdk import worker as worker_module
+from cog.sdk.protocol import Event, Kind, encode
+from cog.server.process import WorkerProcess
+from cog.server.runner import Runtime
+from cog.server.settings import Settings
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+# -- the worker's command reader --------------------------------------------------------------------------------
+
+
+def read_all(chunks: List[List[Dict[str, Any]]], pause: float, monkeypatch: pytest.MonkeyPatch) -> tuple:
+    """The commands a _CommandReader yields for `chunks` (each written to the pipe at once, `pause` seconds
+    apart), and the deadlines' budgets of the polls it made before each read."""
+    polls: List[float] = []
+    real_poll = worker_module._poll_readable
+
+    def recording_poll(fd: int, deadline: float) -> None:
+        polls.append(round(deadline - time.perf_counter(), 1))
+        real_poll(fd, deadline)
+
+    monkeypatch.setattr(worker_module, "_poll_readable", recording_poll)
+    read_end, write_end = os.pipe()
+
+    def write() -> None:
+        for chunk in chunks:
+            os.write(write_end, b"".join(encode(command) for command in chunk))  # type: ignore[arg-type]
+            time.sleep(pause)
+        os.close(write_end)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        got = [command["id"] for command in worker_module._CommandReader(read_end)]
+    finally:
+        writer.join()
+        os.close(read_end)
+    return got, polls
+
+
+def job(job_id: str, busy_poll: float = 0.0) -> Dict[str, Any]:
+    command: Dict[str, Any] = {"op": "predict", "id": job_id, "input": {}}
+    if busy_poll:
+        command["busy_poll"] = busy_poll
+    return command
+
+
+def test_the_reader_yields_every_command_in_order_and_ends_with_the_pipe(monkeypatch: pytest.MonkeyPatch) -> None:
+    got, polls = read_all([[job("a"), job("b")], [job("c")]], 0.01, monkeypatch)
+    assert got == ["a", "b", "c"]
+    assert polls == []  # nobody asked for it
+
+
+def test_a_job_asking_for_a_busy_poll_polls_before_the_next_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    got, polls = read_all([[job("a", 5.0)], [job("b", 5.0)], [job("c")]], 0.05, monkeypatch)
+    assert got == ["a", "b", "c"]
+    assert polls == [5.0, 5.0]  # after a and after b; c asked for none
+
+
+def test_no_poll_while_commands_are_already_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    got, polls = read_all([[job("a", 5.0), job("b", 5.0)], [job("c")]], 0.05, monkeypatch)
+    assert got == ["a", "b", "c"]
+    assert polls == [5.0]  # b was in a's chunk: only the wait after b polls
+
+
+def test_after_a_wait_that_outlasted_the_budget_the_next_wait_sleeps_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    polls: List[str] = []
+    real_poll = worker_module._poll_readable
+    read_end, write_end = os.pipe()
+    reader = iter(worker_module._CommandReader(read_end))
+
+    def recording_poll(fd: int, deadline: float) -> None:
+        polls.append(waiting_for)
+        real_poll(fd, deadline)
+
+    def send_later(command: Dict[str, Any]) -> None:
+        threading.Timer(0.3, os.write, (write_end, encode(command))).start()  # type: ignore[arg-type]
+
+    monkeypatch.setattr(worker_module, "_poll_readable", recording_poll)
+    try:
+        os.write(write_end, encode(job("a", 0.05)))  # type: ignore[arg-type]
+        waiting_for = "a"
+        assert next(reader)["id"] == "a"
+        send_later(job("b", 0.05))
+        waiting_for = "b"
+        assert next(reader)["id"] == "b"  # polled 0.05 s, then slept until b came
+        send_later(job("c", 0.05))
+        waiting_for = "c"
+        assert next(reader)["id"] == "c"  # slept at once: the wait for b took 0.3 s
+        os.write(write_end, encode(job("d", 0.05)))  # type: ignore[arg-type]
+        waiting_for = "d"
+        assert next(reader)["id"] == "d"  # slept at once (found d at once): the wait for c took 0.3 s
+        os.write(write_end, encode(job("e")))  # type: ignore[arg-type]
+        waiting_for = "e"
+        assert next(reader)["id"] == "e"  # polls again: the wait for d was short
+        assert polls == ["b", "e"]
+    finally:
+        os.close(write_end)
+        os.close(read_end)
+
+
+# -- the server's side --------------------------------------------------------------------------------------------
+
+
+class RecordingWorker(WorkerProcess):
+    """A real worker process whose commands and awake waits are recorded."""
+
+    made: List["RecordingWorker"] = []
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.commands: List[Dict[str, Any]] = []
+        self.busy_waits: List[float] = []
+        RecordingWorker.made.append(self)
+
+    def send(self, command: Any) -> None:
+        self.commands.append(dict(command))
+        super().send(command)
+
+    def busy_wait(self, seconds: float, answered: Callable[[], bool]) -> None:
+        self.busy_waits.append(seconds)
+        super().busy_wait(seconds, answered)
+
+
+HELLO = ("hello.py:Predictor", {"text": "you"})
+SLEEPS = ("failures.py:Predictor", {"mode": "sleep", "seconds": 0.3})  # longer than the budgets below
+
+
+def run_jobs(busy_poll: float, batches: List[int], model: tuple = HELLO) -> RecordingWorker:
+    """Run batches of predictions of `model` (its ref and input; each batch's jobs at once) through a Runtime over
+    a real worker process."""
+    predict_ref, given = model
+    settings = Settings(predict_ref=predict_ref, project_dir=str(FIXTURES), busy_poll=busy_poll)
+
+    async def main() -> RecordingWorker:
+        RecordingWorker.made.clear()
+        runtime = Runtime(settings, RecordingWorker)
+        runtime.start()
+        await asyncio.wait_for(runtime.until_set_up(), 30)
+        assert runtime.signature is not None
+        number = 0
+        for size in batches:
+            jobs = []
+            for _ in range(size):
+                number += 1
+                job = runtime.new_job(Kind.PREDICT, f"job-{number}", {"input": dict(given)})
+                jobs.append(runtime.run(job, runtime.signature.validate(dict(given))))
+            await asyncio.wait_for(asyncio.gather(*jobs), 30)
+        await runtime.shutdown()
+        return RecordingWorker.made[0]
+
+    return asyncio.run(main())
+
+
+def test_a_job_alone_asks_the_worker_to_stay_awake_and_the_server_waits_awake_for_it() -> None:
+    worker = run_jobs(0.5, [1, 1])
+    jobs = [command for command in worker.commands if command["op"] == "predict"]
+    assert [command.get("busy_poll") for command in jobs] == [0.5, 0.5]
+    assert worker.busy_waits == [0.5, 0.5]
+
+
+def test_jobs_queued_behind_one_another_do_not_busy_poll() -> None:
+    worker = run_jobs(0.05, [3], SLEEPS)
+    jobs = [command for command in worker.commands if command["op"] == "predict"]
+    # The first is sent before the others arrive; the second while the third waits for its slot; the last alone.
+    assert [command.get("busy_poll") for command in jobs] == [0.05, None, 0.05]
+    assert worker.busy_waits == [0.05]  # the first answer took longer: the third is slept for
+
+
+def test_a_model_slower_than_the_budget_is_not_waited_for_awake() -> None:
+    worker = run_jobs(0.05, [1, 1, 1], SLEEPS)
+    jobs = [command for command in worker.commands if command["op"] == "predict"]
+    assert [command.get("busy_poll") for command in jobs] == [0.05] * 3  # each ran alone: the worker may poll
+    assert worker.busy_waits == [0.05]  # the server only until it learnt the model's pace
+
+
+def test_zero_turns_busy_polling_off() -> None:
+    worker = run_jobs(0.0, [1, 1])
+    assert not any("busy_poll" in command for command in worker.commands) and worker.busy_waits == []
+
+
+def test_the_servers_awake_wait_takes_the_answer_off_the_pipe() -> None:
+    settings = Settings(predict_ref="hello.py:Predictor", project_dir=str(FIXTURES))
+
+    async def main() -> List[Event]:
+        events: List[Event] = []
+        ready = asyncio.get_running_loop().create_future()
+
+        def on_message(message: Event) -> None:
+            events.append(message)
+            if message["type"] == "ready" and not ready.done():
+                ready.set_result(None)
+
+        process = WorkerProcess(settings, on_message, lambda text: None)
+        await process.start()
+        await asyncio.wait_for(ready, 30)
+        events.clear()
+        process.send({"op": "predict", "id": "p", "input": {"text": "you"}})
+        process.busy_wait(30, lambda: any(event["type"] == "done" for event in events))
+        answered = list(events)  # before the event loop has run again
+        await process.stop()
+        return answered
+
+    answered = asyncio.run(main())
+    assert answered[-1]["type"] == "done" and answered[-1]["output"] == "hello you"
+    assert [event["type"] for event in answered] == ["log", "done"]  # the model's print, then its answer
