@@ -124,6 +124,11 @@ def _scalar(node: yaml.Node, source: SourceMap) -> Any:
 
 
 def _syntax_error(exc: yaml.MarkedYAMLError, text: str, file: str) -> ConfigError:
+    quote = _unclosed_quote(exc, text)
+    if quote is not None:
+        return ConfigError(f"is not valid YAML: the {_QUOTES[quote.style]} quote that begins this value is not closed on "
+                           f"its line, so the value runs on into the lines after it",
+                           Location(file, quote.start_mark.line + 1, quote.start_mark.column + 1))
     mark = exc.problem_mark or exc.context_mark
     location = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
     problem = (exc.problem or exc.context or "syntax error").strip()
@@ -131,3 +136,39 @@ def _syntax_error(exc: yaml.MarkedYAMLError, text: str, file: str) -> ConfigErro
     if "\t" in line_text[: (mark.column + 1) if mark else 0] or "'\\t'" in problem:
         return ConfigError("YAML does not allow tabs for indentation; indent with spaces", location)
     return ConfigError(f"is not valid YAML: {problem}", location)
+
+
+_QUOTES = {'"': "double", "'": "single"}
+
+
+def _unclosed_quote(exc: yaml.MarkedYAMLError, text: str) -> Any:
+    """The quoted scalar (a token) that a syntax error comes from, when a quote left open swallowed the lines after
+    it: a quoted value that spans lines and ends at the error, or after it (YAML lets quoted values span lines, so
+    this is asked only of a file that does not parse). None when the error has another cause."""
+    problem = exc.problem_mark
+    if problem is None:
+        return None
+    last = None
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            if token.start_mark.index > problem.index:
+                break
+            if isinstance(token, yaml.ScalarToken) and token.style in _QUOTES:
+                last = token
+    except yaml.MarkedYAMLError as scanning:  # a quote open until the end of the file: where it began
+        if scanning.context and "quoted scalar" in scanning.context and scanning.context_mark is not None:
+            opened = scanning.context_mark
+            style = text[opened.index] if opened.index < len(text) else '"'
+            return _Opened(style if style in _QUOTES else '"', opened)
+    if last is not None and last.end_mark.line > last.start_mark.line and \
+            problem.line <= last.end_mark.line + 1:
+        return last
+    return None
+
+
+class _Opened:
+    """Where a quoted value began, as a token would say it."""
+
+    def __init__(self, style: str, start_mark: Any) -> None:
+        self.style = style
+        self.start_mark = start_mark

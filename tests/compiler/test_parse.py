@@ -324,6 +324,12 @@ def test_load_config_reads_the_file(make_project):
 # One case per error path: (cog.yaml text, files beside it, expected "file:line:col: message" prefix).
 ERRORS = [
     ("yaml syntax", "build:\n  gpu: [true\n", {}, "cog.yaml:3:1: is not valid YAML"),
+    ("a quote left open", 'build:\n  python_version: "3.11\n  gpu: false\npredict: "predict.py:Predictor"\n', {},
+     "cog.yaml:2:19: is not valid YAML: the double quote that begins this value is not closed on its line"),
+    ("a quote open to the end", "predict: 'predict.py:Predictor\n", {},
+     "cog.yaml:1:10: is not valid YAML: the single quote that begins this value is not closed on its line"),
+    ("an error after a value that spans lines on purpose", 'predict: "p.py:P"\ndescription: "two\n  lines"\nbuild: [\n', {},
+     "cog.yaml:5:1: is not valid YAML: expected the node content"),
     ("tab indentation", "build:\n\tgpu: true\n", {}, "cog.yaml:2:1: YAML does not allow tabs"),
     ("duplicate key", "predict: a.py:A\npredict: b.py:B\n", {}, "cog.yaml:2:1: `predict` is set twice (first on line 1)"),
     ("merge key", "a: &x {gpu: true}\nbuild:\n  <<: *x\n", {}, "cog.yaml:3:3: YAML merge keys"),
