@@ -47,9 +47,16 @@ COPY . /src
 """
 
 
+# The CLI may write its .pyc files, as an installed wheel has them, whatever PYTHONDONTWRITEBYTECODE says.
+CLI_ENVIRONMENT = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
+
+
 def cog(*args: str, cwd: Path) -> float:
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "cog.cli", *args], cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    result = subprocess.run([sys.executable, "-m", "cog.cli", *args], cwd=cwd, env=CLI_ENVIRONMENT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"cog {' '.join(args)} failed:\n{result.stderr[-3000:]}")
     return time.perf_counter() - start
 
 
