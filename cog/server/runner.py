@@ -167,7 +167,7 @@ class Runtime:
         self.healthcheck_error: Optional[str] = None  # why the predictor's healthcheck() last failed
         self._healthchecks: Dict[str, "asyncio.Future[Optional[str]]"] = {}
         self._client: Optional[httpx.AsyncClient] = None
-        self._last_answer = 0.0  # seconds from a job's command to the worker's first answer, the last time
+        self._last_answer = 0.0  # seconds from the last job's command to the worker's last word on it (its done)
 
     @property
     def client(self) -> httpx.AsyncClient:
