@@ -17,7 +17,7 @@ Three pipes, one JSON message per line (`encode` writes one, `LineBuffer` reads 
                                  HealthcheckEvent  {"type": "healthcheck", "id", "error"}  (error null: healthy)
 
 A key marked ? may be left out: `context` (the request's, a str -> str object) when the request has none,
-`busy_poll` (seconds a sync worker may busy-wait for its next command after this job) when other jobs wait,
+`busy_poll` (seconds the worker may busy-wait for its next command after this job) when other jobs wait,
 `concurrency_max` when predict() has no @cog.concurrent, `metrics` when the model recorded none, `healthcheck`
 (true: the predictor defines healthcheck()) when it does not.
 

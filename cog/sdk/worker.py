@@ -404,6 +404,10 @@ class Worker:
         self.is_async = False
         self.ready_message: Optional[ReadyEvent] = None
         self.healthcheck: Optional[Callable[[], Any]] = None  # the predictor's own healthcheck(), if any
+        # Async mode's busy-poll: the command pipe, since when no job runs, and how long the last wait took.
+        self._commands_fd: Optional[int] = None
+        self._idle_since: Optional[float] = None
+        self._last_wait = 0.0
 
     # -- setup ------------------------------------------------------------------------------------------
 
@@ -583,6 +587,7 @@ class Worker:
             return 1
         loop = asyncio.get_running_loop()
         finished = loop.create_future()
+        self._commands_fd = commands_fd
         commands = _LineReader(commands_fd, self.start, finished)
         control = _LineReader(control_fd, lambda message: self.cancel_job(message["id"]), None)
         loop.add_reader(commands_fd, commands.on_readable)
@@ -594,6 +599,8 @@ class Worker:
 
     def start(self, command: Any) -> None:
         """A command of the pipe, in async mode: a job or a healthcheck, each a task of the running loop."""
+        if self._idle_since is not None:
+            self._last_wait, self._idle_since = time.perf_counter() - self._idle_since, None
         if command["op"] == "healthcheck":
             asyncio.ensure_future(self._healthcheck_async(command))
         else:
@@ -649,6 +656,17 @@ class Worker:
             scope.leave(job)
             del self.running[job]
         self.channel.send(message)
+        if not self.running:
+            self._stay_awake(float(command.get("busy_poll") or 0))
+
+    def _stay_awake(self, budget: float) -> None:
+        """Async mode's busy-poll (as _CommandReader's in sync mode), once no job runs: wait awake up to `budget`
+        seconds for the next command, unless the last wait outlasted the budget. It blocks the loop, which has
+        nothing to run meanwhile."""
+        idle_since = time.perf_counter()
+        if budget and self._last_wait <= budget and self._commands_fd is not None:
+            _poll_readable(self._commands_fd, idle_since + budget)
+        self._idle_since = idle_since
 
     # -- shared -----------------------------------------------------------------------------------------
 

@@ -29,7 +29,7 @@ run in the project directory (the directory that holds cog.yaml and the model co
                           seconds between calls of the predictor's healthcheck() (default 10), and the most one
                           may take (default 5)
     COG_MAX_WORKER_RESTARTS   restarts of a crashed worker in a row before DEFUNCT (default 3)
-    COG_BUSY_POLL_SECONDS     how long a sync model's process stays awake for the next prediction after one that
+    COG_BUSY_POLL_SECONDS     how long the model's process stays awake for the next prediction after one that
                           nothing queued behind (default 0.002; 0: it sleeps at once). Spares a fast model the
                           wake-ups of the hop to its process; costs at most that much CPU per prediction
     COG_QUEUE_SIZE        predictions that may wait for a slot (default 64); beyond it: 409 with Retry-After

@@ -36,7 +36,7 @@ class Settings:
     retention_count: int = 100
     healthcheck_interval: float = 10.0  # seconds between calls of the predictor's healthcheck(), when it has one
     healthcheck_timeout: float = 5.0
-    # Busy-polling, for fast models (0: never). After a job that ran alone with none queued, a sync worker waits
+    # Busy-polling, for fast models (0: never). After a job that ran alone with none queued, the worker waits
     # this many seconds awake for its next command (cog.sdk.worker); and when the model's last answer came
     # within it, the server waits awake for the answer (WorkerProcess.busy_wait). Waking a sleeping process costs
     # its CPU's wake-up, in a VM an interrupt and a hypervisor exit each: most of a trivial prediction's hop.

@@ -6,6 +6,7 @@ benchmarks/serving.py, not here."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import threading
 import time
@@ -221,3 +222,44 @@ def test_the_servers_awake_wait_takes_the_answer_off_the_pipe() -> None:
     answered = asyncio.run(main())
     assert answered[-1]["type"] == "done" and answered[-1]["output"] == "hello you"
     assert [event["type"] for event in answered] == ["log", "done"]  # the model's print, then its answer
+
+
+def test_an_async_model_stays_awake_only_while_no_job_runs_and_waits_stay_short(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Async mode, in this process over real pipes: after a job that asked, with no other job left running, the
+    loop polls the command pipe before it sleeps again; not after one that did not ask, nor after a long wait."""
+    polls: List[float] = []  # how long the wait before each poll's job took
+    real_poll = worker_module._poll_readable
+    commands_r, commands_w = os.pipe()
+    control_r, control_w = os.pipe()
+    events_r, events_w = os.pipe()
+    worker = worker_module.Worker(worker_module.Channel.to_fd(events_w), "async_predictor.py:Predictor", None,
+                                  directory=str(FIXTURES))
+    monkeypatch.setattr(worker_module, "_poll_readable",
+                        lambda fd, deadline: (polls.append(worker._last_wait), real_poll(fd, deadline)))
+    assert worker.load() and worker.is_async
+    serving = threading.Thread(target=lambda: asyncio.run(worker.serve_async(commands_r, control_r)))
+    serving.start()
+    events = os.fdopen(events_r, "rb")
+
+    def predict(job_id: str, busy_poll: float = 0.0) -> None:
+        os.write(commands_w, encode({**job(job_id, busy_poll), "input": {"text": job_id, "delay": 0.0}}))  # type: ignore[arg-type]
+        while True:
+            message = json.loads(events.readline())
+            if message["type"] == "done" and message["id"] == job_id:
+                assert message["output"] == job_id.upper(), message
+                return
+
+    try:
+        assert json.loads(events.readline())["type"] == "ready"
+        predict("a", 0.05)  # polls after it: no wait before it yet
+        time.sleep(0.3)
+        predict("b", 0.05)  # its wait took 0.3 s: sleeps at once after it
+        predict("c", 0.05)  # its wait was short: polls after it
+        predict("d")  # asked for none
+    finally:
+        os.close(commands_w)
+        serving.join(10)
+        os.close(control_w)
+        events.close()
+    assert not serving.is_alive()
+    assert len(polls) == 2 and all(wait < 0.05 for wait in polls), polls
