@@ -124,11 +124,12 @@ def _scalar(node: yaml.Node, source: SourceMap) -> Any:
 
 
 def _syntax_error(exc: yaml.MarkedYAMLError, text: str, file: str) -> ConfigError:
-    quote = _unclosed_quote(exc, text)
-    if quote is not None:
-        return ConfigError(f"is not valid YAML: the {_QUOTES[quote.style]} quote that begins this value is not closed on "
+    unclosed = _unclosed_quote(exc, text)
+    if unclosed is not None:
+        quote, opened = unclosed
+        return ConfigError(f"is not valid YAML: the {_QUOTES[quote]} quote that begins this value is not closed on "
                            f"its line, so the value runs on into the lines after it",
-                           Location(file, quote.start_mark.line + 1, quote.start_mark.column + 1))
+                           Location(file, opened.line + 1, opened.column + 1))
     mark = exc.problem_mark or exc.context_mark
     location = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
     problem = (exc.problem or exc.context or "syntax error").strip()
@@ -141,10 +142,10 @@ def _syntax_error(exc: yaml.MarkedYAMLError, text: str, file: str) -> ConfigErro
 _QUOTES = {'"': "double", "'": "single"}
 
 
-def _unclosed_quote(exc: yaml.MarkedYAMLError, text: str) -> Any:
-    """The quoted scalar (a token) that a syntax error comes from, when a quote left open swallowed the lines after
-    it: a quoted value that spans lines and ends at the error, or after it (YAML lets quoted values span lines, so
-    this is asked only of a file that does not parse). None when the error has another cause."""
+def _unclosed_quote(exc: yaml.MarkedYAMLError, text: str) -> tuple[str, Any] | None:
+    """The quote character and the mark where it opened, when a syntax error comes from a quote left open that
+    swallowed the lines after it: a quoted value that spans lines and ends at the error, or after it (YAML lets
+    quoted values span lines, so this is asked only of a file that does not parse). None for any other cause."""
     problem = exc.problem_mark
     if problem is None:
         return None
@@ -158,17 +159,9 @@ def _unclosed_quote(exc: yaml.MarkedYAMLError, text: str) -> Any:
     except yaml.MarkedYAMLError as scanning:  # a quote open until the end of the file: where it began
         if scanning.context and "quoted scalar" in scanning.context and scanning.context_mark is not None:
             opened = scanning.context_mark
-            style = text[opened.index] if opened.index < len(text) else '"'
-            return _Opened(style if style in _QUOTES else '"', opened)
+            quote = text[opened.index] if opened.index < len(text) else '"'
+            return (quote if quote in _QUOTES else '"'), opened
     if last is not None and last.end_mark.line > last.start_mark.line and \
             problem.line <= last.end_mark.line + 1:
-        return last
+        return last.style, last.start_mark
     return None
-
-
-class _Opened:
-    """Where a quoted value began, as a token would say it."""
-
-    def __init__(self, style: str, start_mark: Any) -> None:
-        self.style = style
-        self.start_mark = start_mark

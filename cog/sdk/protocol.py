@@ -29,6 +29,9 @@ from __future__ import annotations
 
 import enum
 import json
+import os
+import select
+import time
 from typing import Any, Dict, List, Literal, Optional, TypedDict, Union
 
 FILE_MARKER = "$cog_file"
@@ -180,3 +183,13 @@ class LineBuffer:
     def feed(self, data: bytes) -> List[Any]:
         *lines, self._buffer = (self._buffer + data).split(b"\n")
         return [decode(line) for line in lines]
+
+
+def poll_readable(fd: int, deadline: float) -> None:
+    """Return once `fd` has data or at `deadline` (time.perf_counter()), never asleep in between: a poll, then a
+    yield of the CPU to anything else runnable. Both ends' busy-poll (COG_BUSY_POLL_SECONDS): a process that waits
+    so is awake when the other end writes, instead of paying its CPU's wake-up."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    while not poller.poll(0) and time.perf_counter() < deadline:
+        os.sched_yield()

@@ -33,7 +33,6 @@ import inspect
 import io
 import json
 import os
-import select
 import signal
 import sys
 import tempfile
@@ -58,6 +57,7 @@ from cog.sdk.protocol import (
     Status,
     decode,
     encode,
+    poll_readable,
 )
 from cog.sdk.schema import openapi_schema
 from cog.sdk.signature import (
@@ -665,7 +665,7 @@ class Worker:
         nothing to run meanwhile."""
         idle_since = time.perf_counter()
         if budget and self._last_wait <= budget and self._commands_fd is not None:
-            _poll_readable(self._commands_fd, idle_since + budget)
+            poll_readable(self._commands_fd, idle_since + budget)
         self._idle_since = idle_since
 
     # -- shared -----------------------------------------------------------------------------------------
@@ -791,7 +791,7 @@ class _CommandReader:
             if not pending:
                 started = time.perf_counter()
                 if budget and waited <= budget:
-                    _poll_readable(self._fd, started + budget)
+                    poll_readable(self._fd, started + budget)
                 chunk = os.read(self._fd, 1 << 16)
                 if not chunk:
                     return
@@ -801,14 +801,6 @@ class _CommandReader:
             command = pending.pop(0)
             budget = float(command.get("busy_poll") or 0) if not pending else 0.0
             yield command
-
-
-def _poll_readable(fd: int, deadline: float) -> None:
-    """Return once `fd` has data or at `deadline`, never asleep in between: a poll, then a yield of the CPU."""
-    poller = select.poll()
-    poller.register(fd, select.POLLIN)
-    while not poller.poll(0) and time.perf_counter() < deadline:
-        os.sched_yield()
 
 
 def _check_setup_arguments(setup: Callable[..., Any]) -> None:

@@ -204,7 +204,7 @@ class InProcessWorker:
     def exit_description(self) -> str:
         return "stopped"
 
-    def busy_wait(self, seconds: float, answered: Callable[[], bool]) -> None:
+    def busy_wait(self, seconds: float) -> None:
         """Never: the model's thread needs this one's interpreter lock to answer at all."""
 
     async def stop(self, grace: float = 5.0) -> None:

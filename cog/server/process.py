@@ -19,10 +19,10 @@ import subprocess
 import sys
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, NamedTuple, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, NamedTuple, Optional, Union
 
 from cog.errors import last_line
-from cog.sdk.protocol import Event, HealthcheckCommand, JobCommand, LineBuffer, encode
+from cog.sdk.protocol import Event, HealthcheckCommand, JobCommand, LineBuffer, encode, poll_readable
 
 if TYPE_CHECKING:
     from cog.server.runner import WorkerFactory
@@ -120,7 +120,7 @@ class WorkerProcess:
         self._control: Optional[asyncio.WriteTransport] = None
         self.exited = asyncio.Event()
         self._exit: Optional["asyncio.Task[None]"] = None
-        self._events: Optional[Tuple[int, _LineProtocol]] = None  # the events pipe's fd and its reader
+        self._events_fd: Optional[int] = None
 
     async def start(self) -> None:
         started = self._started
@@ -133,8 +133,8 @@ class WorkerProcess:
         loop = asyncio.get_running_loop()
         self._commands, _ = await loop.connect_write_pipe(asyncio.Protocol, os.fdopen(started.commands, "wb", 0))
         self._control, _ = await loop.connect_write_pipe(asyncio.Protocol, os.fdopen(started.control, "wb", 0))
-        self._events = (started.events, _LineProtocol(self._on_message))
-        await loop.connect_read_pipe(lambda: self._events[1], os.fdopen(started.events, "rb", 0))
+        self._events_fd = started.events
+        await loop.connect_read_pipe(lambda: _LineProtocol(self._on_message), os.fdopen(started.events, "rb", 0))
         output_ended = loop.create_future()
         assert started.process.stdout is not None
         await loop.connect_read_pipe(lambda: _OutputProtocol(self._on_raw_output, output_ended),
@@ -158,27 +158,12 @@ class WorkerProcess:
         assert self._commands is not None
         self._commands.write(encode(command))
 
-    def busy_wait(self, seconds: float, answered: Callable[[], bool]) -> None:
-        """Read the events pipe (non-blocking, as its transport set it) without sleeping until `answered()` or for
-        `seconds`, yielding the CPU to anything else runnable in between: for a model that answers within that
-        time, the answer finds this process awake instead of paying its CPU's wake-up (cog.server.settings)."""
-        if self._events is None:
-            return
-        fd, protocol = self._events
-        deadline = time.perf_counter() + seconds
-        while time.perf_counter() < deadline:
-            try:
-                data = os.read(fd, 1 << 16)
-            except BlockingIOError:
-                os.sched_yield()
-                continue
-            except OSError:
-                return
-            if not data:  # the worker is gone: its transport hears the end too
-                return
-            protocol.data_received(data)
-            if answered():
-                return
+    def busy_wait(self, seconds: float) -> None:
+        """Wait awake until the worker has written to the events pipe, or for `seconds`: for a model that answers
+        within that time, the answer finds this process awake, and the loop's next poll hands it to the pipe's
+        transport at once (cog.server.settings)."""
+        if self._events_fd is not None:
+            poll_readable(self._events_fd, time.perf_counter() + seconds)
 
     def cancel(self, job_id: str) -> None:
         assert self._control is not None

@@ -128,8 +128,8 @@ class WorkerTransport(Protocol):
 
     def kill(self) -> None: ...
 
-    def busy_wait(self, seconds: float, answered: Callable[[], bool]) -> None:
-        """Take the worker's messages without sleeping until `answered()` or for `seconds`, or return at once."""
+    def busy_wait(self, seconds: float) -> None:
+        """Wait awake until the worker has written something, or for `seconds`; or return at once."""
 
 
 # Settings, on_message, on_raw_output -> a worker, not yet started. WorkerProcess is one.
@@ -490,7 +490,7 @@ class Runtime:
         sent = time.perf_counter()
         self.worker.send(command)
         if busy_poll and self._last_answer <= busy_poll:
-            self.worker.busy_wait(busy_poll, lambda: not job.events.empty())
+            self.worker.busy_wait(busy_poll)
         upload_url = job.output_file_prefix or self.settings.upload_url
         while True:
             message = await job.events.get()

@@ -1,6 +1,6 @@
-"""Busy-polling between the server and a sync model's process (COG_BUSY_POLL_SECONDS): which jobs ask for it, that
-the worker's command reader polls only when asked and only while waits stay short, and that the server's awake
-wait takes the model's answer off the pipe. Real pipes and a real worker process; what it saves is measured in
+"""Busy-polling between the server and the model's process (COG_BUSY_POLL_SECONDS): which jobs ask for it, that
+the worker polls only when asked and only while waits stay short, and that the server's awake wait ends when the
+model answers. Real pipes and a real worker process; what it saves is measured in
 benchmarks/serving.py, not here."""
 
 from __future__ import annotations
@@ -8,10 +8,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import select
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List
+from typing import Any, Dict, List
 
 import pytest
 
@@ -31,13 +32,13 @@ def read_all(chunks: List[List[Dict[str, Any]]], pause: float, monkeypatch: pyte
     """The commands a _CommandReader yields for `chunks` (each written to the pipe at once, `pause` seconds
     apart), and the deadlines' budgets of the polls it made before each read."""
     polls: List[float] = []
-    real_poll = worker_module._poll_readable
+    real_poll = worker_module.poll_readable
 
     def recording_poll(fd: int, deadline: float) -> None:
         polls.append(round(deadline - time.perf_counter(), 1))
         real_poll(fd, deadline)
 
-    monkeypatch.setattr(worker_module, "_poll_readable", recording_poll)
+    monkeypatch.setattr(worker_module, "poll_readable", recording_poll)
     read_end, write_end = os.pipe()
 
     def write() -> None:
@@ -83,7 +84,7 @@ def test_no_poll_while_commands_are_already_read(monkeypatch: pytest.MonkeyPatch
 
 def test_after_a_wait_that_outlasted_the_budget_the_next_wait_sleeps_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     polls: List[str] = []
-    real_poll = worker_module._poll_readable
+    real_poll = worker_module.poll_readable
     read_end, write_end = os.pipe()
     reader = iter(worker_module._CommandReader(read_end))
 
@@ -94,7 +95,7 @@ def test_after_a_wait_that_outlasted_the_budget_the_next_wait_sleeps_at_once(mon
     def send_later(command: Dict[str, Any]) -> None:
         threading.Timer(0.3, os.write, (write_end, encode(command))).start()  # type: ignore[arg-type]
 
-    monkeypatch.setattr(worker_module, "_poll_readable", recording_poll)
+    monkeypatch.setattr(worker_module, "poll_readable", recording_poll)
     try:
         os.write(write_end, encode(job("a", 0.05)))  # type: ignore[arg-type]
         waiting_for = "a"
@@ -135,9 +136,9 @@ class RecordingWorker(WorkerProcess):
         self.commands.append(dict(command))
         super().send(command)
 
-    def busy_wait(self, seconds: float, answered: Callable[[], bool]) -> None:
+    def busy_wait(self, seconds: float) -> None:
         self.busy_waits.append(seconds)
-        super().busy_wait(seconds, answered)
+        super().busy_wait(seconds)
 
 
 HELLO = ("hello.py:Predictor", {"text": "you"})
@@ -197,29 +198,38 @@ def test_zero_turns_busy_polling_off() -> None:
     assert not any("busy_poll" in command for command in worker.commands) and worker.busy_waits == []
 
 
-def test_the_servers_awake_wait_takes_the_answer_off_the_pipe() -> None:
+def test_the_servers_awake_wait_ends_when_the_worker_answers_and_leaves_the_answer_to_the_pipes_reader() -> None:
     settings = Settings(predict_ref="hello.py:Predictor", project_dir=str(FIXTURES))
 
-    async def main() -> List[Event]:
+    async def main() -> tuple:
         events: List[Event] = []
         ready = asyncio.get_running_loop().create_future()
+        done = asyncio.get_running_loop().create_future()
 
         def on_message(message: Event) -> None:
             events.append(message)
             if message["type"] == "ready" and not ready.done():
                 ready.set_result(None)
+            if message["type"] == "done":
+                done.set_result(None)
 
         process = WorkerProcess(settings, on_message, lambda text: None)
         await process.start()
         await asyncio.wait_for(ready, 30)
         events.clear()
         process.send({"op": "predict", "id": "p", "input": {"text": "you"}})
-        process.busy_wait(30, lambda: any(event["type"] == "done" for event in events))
-        answered = list(events)  # before the event loop has run again
+        started = time.perf_counter()
+        process.busy_wait(30)
+        waited = time.perf_counter() - started
+        readable = bool(select.select([process._events_fd], [], [], 0)[0])
+        taken_before_the_loop_ran = list(events)
+        await asyncio.wait_for(done, 30)
         await process.stop()
-        return answered
+        return waited, readable, taken_before_the_loop_ran, events
 
-    answered = asyncio.run(main())
+    waited, readable, taken, answered = asyncio.run(main())
+    assert waited < 10 and readable  # it ended because the worker wrote, long before its 30 s
+    assert taken == []  # what the worker wrote is the pipe transport's to read
     assert answered[-1]["type"] == "done" and answered[-1]["output"] == "hello you"
     assert [event["type"] for event in answered] == ["log", "done"]  # the model's print, then its answer
 
@@ -228,13 +238,13 @@ def test_an_async_model_stays_awake_only_while_no_job_runs_and_waits_stay_short(
     """Async mode, in this process over real pipes: after a job that asked, with no other job left running, the
     loop polls the command pipe before it sleeps again; not after one that did not ask, nor after a long wait."""
     polls: List[float] = []  # how long the wait before each poll's job took
-    real_poll = worker_module._poll_readable
+    real_poll = worker_module.poll_readable
     commands_r, commands_w = os.pipe()
     control_r, control_w = os.pipe()
     events_r, events_w = os.pipe()
     worker = worker_module.Worker(worker_module.Channel.to_fd(events_w), "async_predictor.py:Predictor", None,
                                   directory=str(FIXTURES))
-    monkeypatch.setattr(worker_module, "_poll_readable",
+    monkeypatch.setattr(worker_module, "poll_readable",
                         lambda fd, deadline: (polls.append(worker._last_wait), real_poll(fd, deadline)))
     assert worker.load() and worker.is_async
     serving = threading.Thread(target=lambda: asyncio.run(worker.serve_async(commands_r, control_r)))
