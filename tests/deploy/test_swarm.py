@@ -160,7 +160,7 @@ def _running_replicas(service: str, network: str) -> dict[str, Replica]:
     for container in ids:
         (inspected,) = json.loads(docker("inspect", container).stdout)
         health = json.loads(_inside(container, "/health-check"))
-        if health["status"] != "READY":
+        if health["status"] not in ("READY", "BUSY"):  # BUSY: set up, and running a prediction of the load
             continue  # still starting: seen again later
         replicas[container] = Replica(
             container=container,
