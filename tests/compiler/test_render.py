@@ -36,7 +36,7 @@ EXTRA_TARGETS = {
     "requirements-uv-lock-torch-cpu": [("cpu", "linux/arm64")],
 }
 MIRRORS = {"mirror": "registry.internal:5000/hub"}
-CODE_STEP = "RUN --mount=type=bind,target=/tmp/cog-code "  # the code's step, the last
+CODE_STEP = "RUN --network=none --mount=type=bind,target=/tmp/cog-code "  # the code's step, the last
 
 
 def projects() -> dict[str, Path]:
