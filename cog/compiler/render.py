@@ -70,7 +70,19 @@ def _environment() -> jinja2.Environment:
     environment.filters["dockerfile_quote"] = dockerfile_quote
     environment.filters["dockerfile_expanding"] = dockerfile_expanding
     environment.filters["toml"] = json.dumps  # a JSON string is a TOML basic string
+    environment.filters["heredoc_end"] = heredoc_end
     return environment
+
+
+def heredoc_end(body: str, word: str) -> str:
+    """The word that ends a heredoc holding `body`: `word`, or `word_2`, `word_3`... when a line of the body is
+    that word, which would end the heredoc early."""
+    lines = set(body.splitlines())
+    end, n = word, 1
+    while end in lines:
+        n += 1
+        end = f"{word}_{n}"
+    return end
 
 
 def render_dockerfile(plan: BuildPlan, layout: ContextLayout = ContextLayout()) -> str:

@@ -171,3 +171,18 @@ def test_python_overrides_are_written_and_passed_to_the_install():
     install = next(line for line in text.splitlines() if "uv pip install --python /opt/cog/model/bin/python --index" in line)
     assert install.endswith("-r /opt/cog/requirements.txt --overrides /opt/cog/overrides.txt")
     assert "--overrides" not in render("hello-world", "cpu", "linux/amd64")
+
+
+def test_a_line_that_is_a_heredocs_word_does_not_end_it_early(tmp_path):
+    # A requirement may be named like the word that would end its file's heredoc; the word then changes.
+    (tmp_path / "cog.yaml").write_text('build:\n  python_version: "3.12"\n  python_requirements: requirements.txt\n'
+                                       '  python_overrides: overrides.txt\npredict: "predict.py:Predictor"\n')
+    (tmp_path / "requirements.txt").write_text("COG_REQUIREMENTS\nCOG_REQUIREMENTS_2==1.0\nnumpy\n")
+    (tmp_path / "overrides.txt").write_text("COG_OVERRIDES\n")
+    (tmp_path / "predict.py").write_text("from cog import BasePredictor\n")
+    config = load_config(tmp_path / "cog.yaml", display="cog.yaml")
+    text = render_dockerfile(resolve(config, "cpu", "linux/amd64"), context_layout(tmp_path, "cog.yaml"))
+    assert "<<'COG_REQUIREMENTS'" not in text and "<<'COG_OVERRIDES'" not in text
+    assert heredoc(text, "COG_REQUIREMENTS_2") == "COG_REQUIREMENTS\nCOG_REQUIREMENTS_2==1.0\nnumpy\n"
+    assert heredoc(text, "COG_OVERRIDES_2") == "COG_OVERRIDES\n"
+    assert CODE_STEP in text  # the rest of the Dockerfile is still steps, not heredoc text
