@@ -12,11 +12,12 @@ from cog.images.context import docker_ignore_lines, project_files
 FILES = [
     "predict.py", "cog.yaml", "README.md", "CHANGES.md", "docs/guide.md", "data/train.csv", "mypkg/__init__.py",
     "mypkg/data/__init__.py", "mypkg/__pycache__/m.cpython-311.pyc", "logs/keep.txt", "logs/run.txt",
+    "data/keep.txt", "notes/keep.txt",
     "somedir/temporary.txt", "somedir/temp/deep.txt", "tempa", "a/x/y/b", "a+b(c).txt", "build/out.o",
     ".git/HEAD", "sub/.git/HEAD", ".venv/pyvenv.cfg", "scratch.log", "nested/scratch.log", "keep.py", "x.py",
 ]
 IGNORES = {
-    ".dockerignore": "# a comment\ndata\n*.md\n!README*.md\nlogs\n!logs/keep.txt\n*/temp*\ntemp?\n/build/\n",
+    ".dockerignore": "# a comment\ndata\n*.md\n!README*.md\nlogs\n!logs/keep.txt\n!*/keep.txt\n*/temp*\ntemp?\n/build/\n",
     ".cogignore": "a/**/b\n*.log\n[x].py\na+b(c).txt\n",
 }
 
@@ -44,3 +45,5 @@ def test_buildkit_copies_what_project_files_lists(tmp_path):
     listed = project_files(project)
     assert listed == copied
     assert "mypkg/data/__init__.py" in listed and "logs/keep.txt" in listed and "sub/.git/HEAD" in listed
+    # A `!` rule takes back files in any folder left out, whatever its pattern begins with.
+    assert "notes/keep.txt" in listed and "data/keep.txt" in listed
