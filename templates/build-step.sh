@@ -5,8 +5,7 @@
 # (their read-only mount points are all touch can fail on). The first step made its marker before it wrote this
 # file. The marker is dated a second back: file times tick coarsely (a file written right after it can have its
 # very time), and every earlier step's are 1980's. The CA bundle's apt setting (below) goes as well, so that an
-# image built behind a proxy is the same as one built without. A step that writes under one folder alone says so in
-# cog_step_writes, and only that folder is looked through (the code's step: a tenth of a second less a rebuild).
+# image built behind a proxy is the same as one built without.
 if [ -n "${SOURCE_DATE_EPOCH:-}" ]; then
   cog_step_began=${cog_step_began:-$(mktemp /tmp/cog-step.XXXXXX)}
   touch -d "@$(($(date +%s) - 1))" "$cog_step_began"
@@ -15,7 +14,7 @@ else
   cog_step_began=
 fi
 trap 'if [ -n "$cog_step_began" ]; then
-        find "${cog_step_writes:-/}" -xdev -newer "$cog_step_began" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} + 2>/dev/null
+        find / -xdev -newer "$cog_step_began" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} + 2>/dev/null
         rm -f "$cog_step_began" /tmp/cog-apt-ca.conf
         touch -h -d "@$SOURCE_DATE_EPOCH" /tmp
       else

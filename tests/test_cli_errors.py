@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from cog.http_errors import describe_answer, http_failure
-from cog.images.docker import _unpulled_base_image, passing_registry_status, registry_of, registry_problem
+from cog.images.buildx import passing_registry_status, registry_of, registry_problem, unpulled_base_image
 from tests.loopback import answering, free_port
 
 
@@ -191,12 +191,12 @@ def test_a_build_that_cannot_pull_its_base_image_says_which_and_what_to_do():
         'failed to do request: Head "https://registry-1.docker.io/v2/library/python/manifests/3.12-slim": dial tcp: '
         "lookup registry-1.docker.io on 10.0.0.53:53: no such host",
     ]
-    assert _unpulled_base_image(lines) == (
+    assert unpulled_base_image(lines) == (
         "the base image python:3.12-slim could not be pulled from its registry docker.io (not reachable from here: no "
         "such host registry-1.docker.io); take base images from a registry this machine reaches with "
         "--base-image-mirror HOST[:PORT] (or COG_BASE_IMAGE_MIRROR), or pre-load it: docker pull python:3.12-slim on a "
         "connected machine, docker save python:3.12-slim -o image.tar there, then docker load -i image.tar here")
-    assert _unpulled_base_image(["ERROR: process \"/bin/sh -c pip install x\" did not complete successfully"]) is None
+    assert unpulled_base_image(["ERROR: process \"/bin/sh -c pip install x\" did not complete successfully"]) is None
 
 
 # --- flags and messages ------------------------------------------------------------------------------------

@@ -130,7 +130,7 @@ def test_wheel_carries_the_package_and_every_folder_pyproject_maps_into_it(wheel
     assert f"Name: cog\nVersion: {__version__}\n" in metadata
     assert "Requires-Dist: pydantic>=2.7,<3\n" in metadata and 'Requires-Dist: starlette>=0.37; extra == "server"' in metadata
     assert "Root-Is-Purelib: true\nTag: py3-none-any\n" in archive.read(f"{DIST_INFO}/WHEEL").decode()
-    assert archive.read(f"{DIST_INFO}/entry_points.txt").decode() == "[console_scripts]\ncog = cog.cli.main:main\n"
+    assert archive.read(f"{DIST_INFO}/entry_points.txt").decode() == "[console_scripts]\ncog = cog.cli.entry:main\n"
     listed = subprocess.run([sys.executable, "-m", "zipfile", "-l", str(wheel)], capture_output=True, text=True, check=True)
     assert "cog/sdk/worker.py" in listed.stdout
 

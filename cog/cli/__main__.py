@@ -1,3 +1,3 @@
-from cog.cli.main import main
+from cog.cli.entry import main
 
 main()

@@ -227,10 +227,9 @@ def build(
         openapi_schema=openapi_schema,
     )
     with output.build_display(options.progress == "auto") as log:
-        built = build_project(project, options, log)
+        built = build_project(project, options, log, recipe_file=_invocation.recipe_file)
     for image in built:
-        output.info(f"Image built as {image.tag}")  # Cog's words: scripts read them
-        output.success(f"Built {image.tag} ({image.variant.upper()}, {', '.join(image.platforms)})")
+        output.built(image.tag, image.variant, image.platforms)
 
 
 InputOption = typer.Option([], "-i", "--input", help="NAME=VALUE, or NAME=@FILE to send a file. Repeat a name for a list.")
@@ -578,6 +577,14 @@ def parse_platforms(text: str):
     return platforms or ("linux/amd64",)
 
 
+@dataclass
+class Invocation:
+    recipe_file: Optional[Path] = None  # where a `cog build` leaves its recipe (cog.images.recipe), if it may
+
+
+_invocation = Invocation()
+
+
 def main() -> None:
     if sys.version_info < (3, 10):
         sys.stderr.write("error: cog's command line needs Python 3.10 or newer\n")
@@ -586,9 +593,15 @@ def main() -> None:
 
     from cog.cli import argv, output
 
+    if sys.argv[1:2] == ["build"]:  # where a replay of this command line would look (before the environment changes)
+        from cog.images.recipe import recipe_file
+
+        _invocation.recipe_file = recipe_file(sys.argv[1:], os.getcwd(), dict(os.environ))
     try:
         command = typer.main.get_command(app)  # built once: the normalizer reads it, then it runs
         command_line = argv.normalize(sys.argv[1:], command)
+        if command_line.notices or command_line.settings.get("debug"):
+            _invocation.recipe_file = None  # a replay would not say them (cog.images.recipe replays neither)
         output.configure(debug=bool(command_line.settings.get("debug")),
                          color=not command_line.settings.get("no_color") and not os.environ.get("NO_COLOR"))
         if "progress" in command_line.settings:

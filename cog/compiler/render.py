@@ -19,10 +19,6 @@ from cog.compiler.plan import BuildPlan
 from cog.config.cog_lock import CogLock
 from cog.resources import templates_dir
 
-# The cog wheel reaches the build through the `cog-runtime` build context under this name.
-RUNTIME_CONTEXT = "cog-runtime"
-WEIGHTS_CONTEXT = "weights"
-
 
 @dataclass(frozen=True)
 class ContextLayout:

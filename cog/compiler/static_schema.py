@@ -8,7 +8,7 @@ predict()/run()/train() signature (annotations, defaults and cog decorators kept
 raises, so no code of the model runs: anything that would call into it (a user `__init__`, `__init_subclass__`, a
 property, a metaclass) makes the stub fail, and a failing stub is "cannot decide". The stub is executed in a fresh
 module in this interpreter (the SDK is standard library only) and read by the SAME code the runtime uses
-(`cog.sdk.worker.entry_point`, `cog.sdk.signature.signature_of`, `cog.sdk.schema.openapi_schema`), so when it
+(`cog.sdk.predictor.entry_point`, `cog.sdk.signature.signature_of`, `cog.sdk.schema.openapi_schema`), so when it
 decides, its schema is the runtime's, byte for byte.
 
 It refuses (raises CannotDecide, with the reason) rather than guess: a name that a statement it does not keep
@@ -168,7 +168,7 @@ _counter = itertools.count()
 
 def _run_stub(stub: ast.Module, path: str, attr: str, kind: str) -> Signature:
     from cog.sdk.protocol import Kind
-    from cog.sdk.worker import entry_point
+    from cog.sdk.predictor import entry_point
 
     # A module of its own in sys.modules while it runs: typing.get_type_hints and dataclasses find a class's
     # globals through sys.modules[cls.__module__], as they do for the runtime's module.

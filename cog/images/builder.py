@@ -1,4 +1,4 @@
-"""Build a project's images with BuildKit, through python-on-whales. The only module that runs builds.
+"""Build a project's images with BuildKit (`docker buildx build`, cog.images.buildx). The only module that runs builds.
 
 For each variant: resolve a plan per platform, render the Dockerfiles, lay out the build contexts (the project
 minus weights, the weights, the cog wheel), build, and record the model's OpenAPI schema with the config and
@@ -13,26 +13,26 @@ import hashlib
 import json
 import os
 import re
-import shutil
-import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Literal
+from typing import Callable, Literal
 
 from cog._version import __version__
-from cog.images import docker
-from cog.images.context import docker_ignore_lines, project_files, runtime_requirements, weight_files
+from cog.images import docker, recipe
+from cog.images.context import docker_ignore_lines, project_entries, runtime_requirements, weight_files
 from cog.images.imports import project_imports
 from cog.images.indexes import resolve_torch_source
 from cog.images.locking import lock_path, locked_plans, read_project_lock
 from cog.images.model_source import LABEL_CODE_DIGEST, code_digest, project_schema
+from cog.images.staging import (CODE_CONTEXT, RUNTIME_CONTEXT, SOURCE_DATE_EPOCH, WEIGHTS_CONTEXT, git_labels,
+                                literal_pattern, stage_code, stage_weights)
 from cog.images.wheel import build_runtime_wheel
 from cog.config.project import Project
 from cog.matrix import Platform
 from cog.compiler.plan import BuildPlan
-from cog.compiler.render import RUNTIME_CONTEXT, WEIGHTS_CONTEXT, ContextLayout, render_dockerfile
+from cog.compiler.render import ContextLayout, render_dockerfile
 from cog.compiler.resolve import resolve_all
 from cog.errors import CogError, ConfigWarning, last_line
 from cog.config.model import Variant, completed_config
@@ -47,9 +47,6 @@ LABEL_PACKAGE = "run.cog.package_id"
 LABEL_EPOCH = "run.cog.source_date_epoch"
 LABEL_LOCK = "run.cog.lock"  # sha256 of the cog.lock the image installed
 LABEL_BASE_IMAGE = "run.cog.base_image"  # the base image, by digest when the lock pins it
-# Every image is dated 1980-01-01, the time every entry of a package's zip carries (cog.packages.zips.ZIP_TIME):
-# the package has no other time, and the clock would make each build's image differ.
-SOURCE_DATE_EPOCH = 315532800
 
 
 @dataclass(frozen=True)
@@ -94,7 +91,10 @@ def image_tag(base: str, variant: Variant, variants: tuple[Variant, ...]) -> str
     return f"{name}:{tag}-gpu"
 
 
-def build_project(project: Project, options: BuildOptions, log: Callable[[str], None]) -> list[BuiltImage]:
+def build_project(project: Project, options: BuildOptions, log: Callable[[str], None],
+                  recipe_file: Path | None = None) -> list[BuiltImage]:
+    """Build the images; with `recipe_file`, a build that a code-only rebuild can replay leaves its recipe there
+    (cog.images.recipe)."""
     docker.require_engine()
     if options.ca_bundle is not None and not options.ca_bundle.is_file():
         raise CogError(f"--ca-bundle {options.ca_bundle}: file not found")
@@ -103,7 +103,9 @@ def build_project(project: Project, options: BuildOptions, log: Callable[[str], 
         secrets.append(f"id={CA_BUNDLE_SECRET},src={options.ca_bundle.resolve()}")
     _check_secrets(secrets)
     given_schema = read_openapi_schema(options.openapi_schema) if options.openapi_schema else None
-    files = project_files(project.directory)
+    files, folders = project_entries(project.directory)
+    watched = recipe.watched_files(project, files) if recipe_file is not None else None  # before they are read
+    settings = recipe.settings(project.directory) if watched is not None else {}
     weights = weight_files(project.directory, files)
     imports = project_imports(project, files)  # for the packages Cog's SDK brought along (resolve adds them)
     shown = set(project.config.warnings)
@@ -113,7 +115,7 @@ def build_project(project: Project, options: BuildOptions, log: Callable[[str], 
         work = Path(scratch)
         runtime_dir = work / RUNTIME_CONTEXT
         wheel = build_runtime_wheel(runtime_dir)
-        weights_dir = _stage_weights(project.directory, weights, work / WEIGHTS_CONTEXT) if weights else None
+        weights_dir = stage_weights(project.directory, weights, work / WEIGHTS_CONTEXT) if weights else None
         layout = ContextLayout(
             wheel_name=wheel.name,
             runtime_requirements=runtime_requirements(project.config.tracing),
@@ -121,6 +123,7 @@ def build_project(project: Project, options: BuildOptions, log: Callable[[str], 
             config_file=project.config.file,
         )
         contexts = {RUNTIME_CONTEXT: str(runtime_dir)}
+        code = sorted(set(files) - set(weights))
         if weights_dir is not None:
             contexts[WEIGHTS_CONTEXT] = str(weights_dir)
         for variant in options.variants:
@@ -133,8 +136,12 @@ def build_project(project: Project, options: BuildOptions, log: Callable[[str], 
             for warning in _new_warnings(plans, tuple(shown)):
                 shown.add(warning)
                 log(f"warning: {warning}")
+            code_dir = work / CODE_CONTEXT / plans[0].workdir.strip("/").replace("/", "-")
+            if not code_dir.exists():
+                stage_code(project.directory, code, folders, code_dir, plans[0].workdir)
+            contexts = {**contexts, CODE_CONTEXT: str(code_dir)}
             tag = image_tag(options.tag, variant, options.variants)
-            log(f"Building the {variant.upper()} image {tag} for {', '.join(options.platforms)}")
+            log(recipe.announcement(variant, tag, options.platforms))
             dockerfiles = [render_dockerfile(plan, layout) for plan in plans]
             ignore = "\n".join([*docker_ignore_lines(project.directory), *map(literal_pattern, weights)]) + "\n"
             job = VariantBuild(
@@ -143,12 +150,24 @@ def build_project(project: Project, options: BuildOptions, log: Callable[[str], 
             )
             schema = given_schema if given_schema is not None else _static_schema(project, plans[0], files)
             labels = _labels(project, plans[0], schema, options, files, weights) if schema is not None else None
-            labelled = _build_variant(job, options, log, labels=labels)
+            arguments = _build_variant(job, options, log, labels=labels)
             if schema is None:
                 schema = _openapi_schema(tag, plans[0], options)
-            if not labelled:
+            if arguments is None:
                 labels = _labels(project, plans[0], schema, options, files, weights)
                 _label(work, tag, labels, options, log)
+            elif (watched is not None and len(options.variants) == 1 and given_schema is None
+                  and not shown - set(project.config.warnings)):  # the plan's warnings name places in the code
+                recipe.record(recipe.Recipe(
+                    project=str(project.directory), inputs=watched, settings=settings,
+                    warnings=[str(warning) for warning in project.config.warnings],
+                    other_files=recipe.other_files(files),
+                    weights=weights, modules=sorted({found.module for found in imports}), predict=plans[0].predict,
+                    train=plans[0].train, python_version=plans[0].python_version, workdir=plans[0].workdir,
+                    config=completed_config(project.config), dockerfile=dockerfiles[0], ignore=ignore,
+                    build=arguments, labels={name: value for name, value in labels.items() if name not in recipe.CODE_LABELS},
+                    tag=tag, variant=variant, platforms=list(options.platforms), progress=options.progress,
+                ), recipe_file, wheel)
             built.append(BuiltImage(variant=variant, tag=tag, platforms=options.platforms, plan=plans[0],
                                     openapi_schema=schema, labels=labels))
     return built
@@ -171,8 +190,10 @@ class VariantBuild:
 
 
 def _build_variant(job: VariantBuild, options: BuildOptions, log: Callable[[str], None],
-                   labels: dict[str, str] | None = None) -> bool:
-    """Build the variant's images; True when they carry `labels` (the one-call build puts them on)."""
+                   labels: dict[str, str] | None = None) -> dict | None:
+    """Build the variant's images. When one call built them and put `labels` on, the arguments of that call
+    (cog.images.buildx.build_command's, but the contexts, the Dockerfile and the labels), which can run again;
+    otherwise None."""
     common = dict(context=job.context, contexts=job.contexts, secrets=job.secrets, no_cache=options.no_cache,
                   builder=options.builder, cache_from=options.cache_from, cache_to=options.cache_to,
                   progress=options.progress, log=log, source_date_epoch=SOURCE_DATE_EPOCH)
@@ -184,9 +205,13 @@ def _build_variant(job: VariantBuild, options: BuildOptions, log: Callable[[str]
 
     if len(set(job.dockerfiles)) == 1 and (len(job.plans) == 1 or one_call_builds_all()):
         dockerfile = _write_dockerfile(job.work, f"{job.variant}", job.dockerfiles[0], job.ignore)
-        docker.build(dockerfile=dockerfile, platforms=platforms, tag=job.tag, load=not options.push, push=options.push,
-                     labels=labels, **common)
-        return labels is not None
+        arguments = dict(platforms=platforms, tags=[job.tag], load=not options.push, push=options.push,
+                         secrets=list(job.secrets), no_cache=options.no_cache, builder=options.builder,
+                         cache_from=list(options.cache_from), cache_to=options.cache_to,
+                         source_date_epoch=SOURCE_DATE_EPOCH)
+        docker.build(context=job.context, dockerfile=dockerfile, contexts=job.contexts, labels=labels, log=log,
+                     progress=options.progress, **arguments)
+        return arguments if labels is not None else None
     if not options.push:
         raise CogError(
             f"the {job.variant} images for {', '.join(platforms)} cannot be built in one call here (this builder "
@@ -203,7 +228,7 @@ def _build_variant(job: VariantBuild, options: BuildOptions, log: Callable[[str]
             dockerfile=dockerfile, platform=plan.platform, tag=f"{name}:{version}-{architecture}", **common))
     docker.join_platforms(job.tag, digests, options.builder)
     log(f"Joined {', '.join(platforms)} into {job.tag}")
-    return False
+    return None
 
 
 def _write_dockerfile(work: Path, name: str, text: str, ignore: str) -> Path:
@@ -290,7 +315,7 @@ def _labels(project: Project, plan: BuildPlan, schema: dict, options: BuildOptio
     lock = lock_path(project)
     if lock.is_file():  # locked_plans checked it against the project before the build
         labels[LABEL_LOCK] = "sha256:" + hashlib.sha256(lock.read_bytes()).hexdigest()
-    labels.update(_git_labels(project.directory))
+    labels.update(git_labels(project.directory))
     return labels
 
 
@@ -301,46 +326,10 @@ def _label(work: Path, tag: str, labels: dict[str, str], options: BuildOptions, 
     empty = work / "empty-context"
     empty.mkdir(exist_ok=True)
     docker.build(
-        context=empty, dockerfile=dockerfile, contexts={}, platforms=list(options.platforms), tag=tag,
+        context=empty, dockerfile=dockerfile, contexts={}, platforms=list(options.platforms), tags=[tag],
         load=not options.push, push=options.push, labels=labels, builder=options.builder, progress="quiet", log=log,
         source_date_epoch=SOURCE_DATE_EPOCH,
     )
-
-
-def _git_labels(directory: Path) -> dict[str, str]:
-    def git(*args: str) -> str | None:
-        try:
-            result = subprocess.run(["git", *args], cwd=directory, capture_output=True, text=True, timeout=10)
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        return result.stdout.strip() if result.returncode == 0 and result.stdout.strip() else None
-
-    labels = {}
-    revision = git("rev-parse", "HEAD")
-    if revision:
-        labels["org.opencontainers.image.revision"] = revision
-        version = git("describe", "--tags", "--always", "--dirty")
-        if version:
-            labels["org.opencontainers.image.version"] = version
-    return labels
-
-
-def literal_pattern(path: str) -> str:
-    """A .dockerignore line that matches exactly this path: pattern characters escaped, a leading ! or # too."""
-    escaped = re.sub(r"([*?\[\]\\])", r"\\\1", path)
-    return "\\" + escaped if escaped[:1] in ("!", "#") else escaped
-
-
-def _stage_weights(project_dir: Path, weights: Iterable[str], target: Path) -> Path:
-    """The weights as their own build context: hard links where possible, so nothing large is copied."""
-    for relative in weights:
-        source, destination = project_dir / relative, target / relative
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.link(source, destination)
-        except OSError:
-            shutil.copy2(source, destination)
-    return target
 
 
 def _check_secrets(secrets: list[str]) -> None:

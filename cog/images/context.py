@@ -6,12 +6,14 @@ import os
 import posixpath
 import re
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cog._version import __version__
-from cog.compiler.render import ContextLayout
 from cog.errors import CogError
+
+if TYPE_CHECKING:  # jinja2 comes with it: a rebuild's replay (cog.images.recipe) reads the project without it
+    from cog.compiler.render import ContextLayout
 
 # Never part of an image: version control, caches, and cog's own state (.dockerignore syntax, as every rule here).
 ALWAYS_IGNORED = (".git", ".hg", ".svn", ".cog", "**/__pycache__", "**/*.pyc", ".venv", ".mypy_cache", ".pytest_cache")
@@ -120,10 +122,16 @@ def is_ignored(path: str, rules: tuple[IgnoreRule, ...]) -> bool:
 def project_files(project_dir: Path) -> list[str]:
     """Relative POSIX paths of the files (and symbolic links) that belong in the image, sorted: what BuildKit
     copies of the project with its ignore rules."""
+    return project_entries(project_dir)[0]
+
+
+def project_entries(project_dir: Path) -> tuple[list[str], list[str]]:
+    """(files, folders) of the project that belong in the image, each sorted: the files and symbolic links as
+    project_files lists them, and the folders BuildKit copies too, an empty one as well."""
     rules = ignore_rules(project_dir)
     # A folder left out is not entered, unless a `!` rule could take back something in it.
     prune = not any(rule.exclusion for rule in rules)
-    found = []
+    found, folders = [], []
     for root, directories, files in os.walk(project_dir):
         relative_root = Path(root).relative_to(project_dir)
         if prune:
@@ -134,7 +142,9 @@ def project_files(project_dir: Path) -> list[str]:
             relative = (relative_root / name).as_posix()
             if not is_ignored(relative, rules):
                 found.append(relative)
-    return sorted(found)
+        folders.extend(relative for d in directories if d not in links
+                       and not is_ignored(relative := (relative_root / d).as_posix(), rules))
+    return sorted(found), sorted(folders)
 
 
 def weight_files(project_dir: Path, files: list[str]) -> list[str]:
@@ -149,6 +159,8 @@ def weight_files(project_dir: Path, files: list[str]) -> list[str]:
 def runtime_requirements(tracing: bool = False) -> tuple[str, ...]:
     """The prediction server's packages: cog's `server` extra as the installed cog declares it, and its `tracing`
     extra (the OpenTelemetry SDK) for a config with build.tracing."""
+    from importlib import metadata  # a tenth of a rebuild's replay, which does not need it
+
     extras = ("server", "tracing") if tracing else ("server",)
     requirements = []
     for requirement in metadata.requires("cog") or ():
@@ -160,6 +172,8 @@ def runtime_requirements(tracing: bool = False) -> tuple[str, ...]:
 
 
 def context_layout(project_dir: Path, config_file: str, tracing: bool = False) -> ContextLayout:
+    from cog.compiler.render import ContextLayout
+
     files = project_files(project_dir)
     return ContextLayout(
         wheel_name=f"cog-{__version__}-py3-none-any.whl",

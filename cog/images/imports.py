@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import posixpath
 from pathlib import Path, PurePosixPath
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from cog.compiler.imports import ModuleImport, imports_in_source, merge_imports
-from cog.config.project import Project
 from cog.images.context import WEIGHT_MIN_BYTES, project_files
+
+if TYPE_CHECKING:  # pydantic comes with it: a rebuild's replay (cog.images.recipe) scans imports without it
+    from cog.config.project import Project
 
 
 def project_imports(project: Project, files: Iterable[str] | None = None) -> tuple[ModuleImport, ...]:

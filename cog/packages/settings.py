@@ -19,8 +19,6 @@ from urllib.parse import urlsplit
 import platformdirs
 
 from cog.errors import CogError
-from cog.config.parse import find_config_file
-from cog.packages.records import check_model_part
 
 PROJECT_SETTINGS = Path(".cog") / "settings.json"
 
@@ -52,6 +50,8 @@ def parse_repo(url: str) -> Repo:
     base, _, owner = head.rpartition("/")
     if not urlsplit(base).netloc or not owner:
         raise CogError(f"{url}: expected http://HOST[:PORT]/OWNER/NAME")
+    from cog.packages.records import check_model_part  # pydantic's: a rebuild's replay reads these settings without
+
     try:
         check_model_part(owner, "owner")
         check_model_part(name, "name")
@@ -63,6 +63,8 @@ def parse_repo(url: str) -> Repo:
 def project_root(start: Path | None = None) -> Path:
     """The project holding the current directory (where cog.yaml is), else the current directory itself."""
     start = start or Path.cwd()
+    from cog.config.parse import find_config_file
+
     found = find_config_file(start)
     return found.parent.resolve() if found else start.resolve()
 
@@ -91,7 +93,7 @@ def _as_model_part(text: str, fallback: str) -> str:
 
 def set_remote(url: str) -> str:
     server = parse_server(url)
-    _write(_user_settings(), {**_read(_user_settings()), "remote": server})
+    _write(user_settings_file(), {**_read(user_settings_file()), "remote": server})
     return server
 
 
@@ -100,20 +102,20 @@ def current_repo(directory: Path | None = None) -> Repo | None:
     project = _read(project_root(directory) / PROJECT_SETTINGS).get("repo")
     if project:
         return parse_repo(project)
-    remote = _read(_user_settings()).get("remote")
+    remote = _read(user_settings_file()).get("remote")
     return Repo(server=remote, model=None) if remote else None
 
 
 def save_token(server: str, token: str) -> None:
-    settings = _read(_user_settings())
-    _write(_user_settings(), {**settings, "tokens": {**settings.get("tokens", {}), server: token}})
+    settings = _read(user_settings_file())
+    _write(user_settings_file(), {**settings, "tokens": {**settings.get("tokens", {}), server: token}})
 
 
 def token_for(server: str) -> str | None:
-    return os.environ.get("COG_TOKEN") or _read(_user_settings()).get("tokens", {}).get(server)
+    return os.environ.get("COG_TOKEN") or _read(user_settings_file()).get("tokens", {}).get(server)
 
 
-def _user_settings() -> Path:
+def user_settings_file() -> Path:
     return Path(platformdirs.user_config_dir("cog")) / "settings.json"
 
 

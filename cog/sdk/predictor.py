@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass, field, fields
-from typing import Any, Callable, Dict, List, Optional, Sequence, TypeVar
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
 
 __all__ = ["BasePredictor", "BaseRunner", "FieldInfo", "Input", "Model", "Predictor", "concurrent", "input", "streaming"]
 
@@ -191,3 +191,27 @@ class Model:
 class Predictor(Model):
     """The first Cog's other base class: setup() and predict(), inputs declared with @cog.input."""
 
+
+class LoadError(Exception):
+    """The predictor reference cannot be loaded; the message says why in one line."""
+
+
+def entry_point(obj: Any, kind: str) -> Tuple[Any, Callable[..., Any]]:
+    """(instance or None, callable) for a loaded predict (kind 'predict') or train (kind 'train') target."""
+    if not inspect.isclass(obj):
+        if not callable(obj):
+            raise LoadError(f"{obj!r} is neither a class nor a function")
+        return None, obj
+    # Each base class's own name first, then the other: Cog takes whichever of the two the class defines
+    # (a BasePredictor with run(), a BaseRunner or the first Cog's Model with predict()).
+    if kind == "train":
+        names = ["train"]
+    elif issubclass(obj, (BaseRunner, Model)):
+        names = ["run", "predict"]
+    else:
+        names = ["predict", "run"]
+    for name in names:
+        if callable(getattr(obj, name, None)):
+            instance = obj()
+            return instance, getattr(instance, name)
+    raise LoadError(f"{obj.__name__} has no {' or '.join(n + '()' for n in names)} method")

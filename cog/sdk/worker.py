@@ -44,7 +44,7 @@ from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Se
 
 from cog.sdk import scope
 from cog.sdk.coders import Coder, JsonCoder
-from cog.sdk.predictor import CONCURRENT_MAX_ATTR, DECLARED_INPUTS_ATTR, BaseRunner, Model
+from cog.sdk.predictor import CONCURRENT_MAX_ATTR, DECLARED_INPUTS_ATTR, LoadError, entry_point
 from cog.sdk.protocol import (
     FILE_MARKER,
     DoneEvent,
@@ -65,10 +65,6 @@ from cog.sdk.signature import (
     signature_of,
 )
 from cog.sdk.types import BaseModel, CancelationException, File, Path, Secret, URLFile, URLPath
-
-
-class LoadError(Exception):
-    """The predictor reference cannot be loaded; the message says why in one line."""
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -112,27 +108,6 @@ class Targets(NamedTuple):
 
     predict: Target
     train: Optional[Target]
-
-
-def entry_point(obj: Any, kind: str) -> Tuple[Any, Callable[..., Any]]:
-    """(instance or None, callable) for a loaded predict (kind 'predict') or train (kind 'train') target."""
-    if not inspect.isclass(obj):
-        if not callable(obj):
-            raise LoadError(f"{obj!r} is neither a class nor a function")
-        return None, obj
-    # Each base class's own name first, then the other: Cog takes whichever of the two the class defines
-    # (a BasePredictor with run(), a BaseRunner or the first Cog's Model with predict()).
-    if kind == Kind.TRAIN:
-        names = ["train"]
-    elif issubclass(obj, (BaseRunner, Model)):
-        names = ["run", "predict"]
-    else:
-        names = ["predict", "run"]
-    for name in names:
-        if callable(getattr(obj, name, None)):
-            instance = obj()
-            return instance, getattr(instance, name)
-    raise LoadError(f"{obj.__name__} has no {' or '.join(n + '()' for n in names)} method")
 
 
 def _target(ref: str, kind: Kind, directory: Optional[str]) -> Target:

@@ -36,7 +36,7 @@ EXTRA_TARGETS = {
     "requirements-uv-lock-torch-cpu": [("cpu", "linux/arm64")],
 }
 MIRRORS = {"mirror": "registry.internal:5000/hub"}
-CODE_STEP = "RUN --network=none --mount=type=bind,target=/tmp/cog-code "  # the code's step, the last
+CODE_STEP = "COPY --from=cog-code /* /"  # the code's step, the last (cog build stages and dates the code)
 
 
 def projects() -> dict[str, Path]:
@@ -82,10 +82,12 @@ def test_dockerfile_is_well_formed(name, variant, platform):
     # Code comes last, so that a code-only edit rebuilds only its layer.
     code_copy = max(i for i, line in enumerate(_logical_lines(text)) if line.startswith(CODE_STEP))
     assert all(line.split()[0] in ("ENV", "EXPOSE", "CMD") for line in _logical_lines(text)[code_copy + 1:])
-    # Every step dates what it writes (templates/build-step.sh): none copies files in with their own times.
+    # Every step dates what it writes (templates/build-step.sh): no COPY brings in files with the checkout's times
+    # (the weights' stage dates them; cog build stages the code dated).
     assert all(" . /opt/cog/build-step.sh" in line for line in _logical_lines(text)[1:] if line.startswith("RUN ")
                and "/opt/cog/build-step.sh <<" not in line and "from=weights" not in line)
-    assert not [line for line in _logical_lines(text) if line.startswith("COPY") and "--from=cog-weights" not in line]
+    assert not [line for line in _logical_lines(text) if line.startswith("COPY")
+                and "--from=cog-weights" not in line and line != CODE_STEP]
 
 
 def test_rendering_is_deterministic():
@@ -160,7 +162,7 @@ def _logical_lines(text: str) -> list[str]:
 ])
 def test_weights_are_ignored_by_literal_patterns(path, pattern):
     # Checked against BuildKit: each pattern leaves out exactly that file from the code layer's context.
-    from cog.images.builder import literal_pattern
+    from cog.images.staging import literal_pattern
 
     assert literal_pattern(path) == pattern
 
