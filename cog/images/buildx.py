@@ -72,7 +72,7 @@ def run_build(command: list[str], log: Callable[[str], None], progress: str, *, 
               builder: str | None = None) -> list[str]:
     """Run a build_command and return its log; each line goes to `log` as it comes (unless progress is quiet).
     A failure is a CogError in one line: BuildKit's own summary, or what an image that could not be pulled needs."""
-    for attempt in range(1, _PUSH_TRIES + 1):
+    for attempt in range(1, PUSH_TRIES + 1):
         lines: list[str] = []
         recent: collections.deque[str] = collections.deque(maxlen=_FAILURE_LINES)
         try:
@@ -110,7 +110,7 @@ def run_build(command: list[str], log: Callable[[str], None], progress: str, *, 
 # a multi-platform image writes the tag once per manifest, and distribution's filesystem storage (registry:2, the
 # usual self-hosted registry) rewrites a tag in place: a read in between answers 500. Pushing again is the cure.
 _PASSING_STATUS = re.compile(r"unexpected (?:HTTP )?status\b.*?: (?P<status>(?:5\d\d|429)\b[^;\n]*)")
-_PUSH_TRIES = 3
+PUSH_TRIES = 3
 
 
 def passing_registry_status(error: str) -> str | None:
@@ -123,9 +123,9 @@ def tried_again(error: str, attempt: int, say: Callable[[str], None]) -> bool:
     """After failed push number `attempt`: True, once it is said and waited for, when another try is due (a
     registry's passing failure, and tries left); False when the failure is final."""
     status = passing_registry_status(error)
-    if status is None or attempt >= _PUSH_TRIES:
+    if status is None or attempt >= PUSH_TRIES:
         return False
-    say(f"the registry answered {status} to the push; pushing again (try {attempt + 1} of {_PUSH_TRIES})")
+    say(f"the registry answered {status} to the push; pushing again (try {attempt + 1} of {PUSH_TRIES})")
     time.sleep(attempt)
     return True
 

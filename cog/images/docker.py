@@ -20,8 +20,8 @@ from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 
 from cog.errors import CogError, last_line
-from cog.images.buildx import (build_command, docker_error, no_such_builder, registry_of, registry_problem, run_build,
-                               tried_again)
+from cog.images.buildx import (PUSH_TRIES, build_command, docker_error, no_such_builder, registry_of, registry_problem,
+                               run_build, tried_again)
 
 
 @cache
@@ -278,7 +278,7 @@ def push(image: str, log: Callable[[str], None], warn: Callable[[str], None]) ->
 
 
 def _docker_push(image: str, warn: Callable[[str], None]) -> None:
-    for attempt in range(1, _PUSH_TRIES + 1):
+    for attempt in range(1, PUSH_TRIES + 1):
         result = subprocess.run(["docker", "push", "--quiet", image], capture_output=True, text=True)
         if result.returncode == 0:
             return
