@@ -26,8 +26,8 @@ from cog.images.imports import project_imports
 from cog.images.indexes import resolve_torch_source
 from cog.images.locking import lock_path, locked_plans, read_project_lock
 from cog.images.model_source import LABEL_CODE_DIGEST, code_digest, project_schema
-from cog.images.staging import (CODE_CONTEXT, RUNTIME_CONTEXT, SOURCE_DATE_EPOCH, WEIGHTS_CONTEXT, git_labels,
-                                literal_pattern, stage_code, stage_weights)
+from cog.images.staging import (CODE_CONTEXT, RUNTIME_CONTEXT, SOURCE_DATE_EPOCH, WEIGHTS_CONTEXT, code_context,
+                                git_labels, literal_pattern, stage_weights, write_dockerfile)
 from cog.images.wheel import build_runtime_wheel
 from cog.config.project import Project
 from cog.matrix import Platform
@@ -136,9 +136,7 @@ def build_project(project: Project, options: BuildOptions, log: Callable[[str], 
             for warning in _new_warnings(plans, tuple(shown)):
                 shown.add(warning)
                 log(f"warning: {warning}")
-            code_dir = work / CODE_CONTEXT / plans[0].workdir.strip("/").replace("/", "-")
-            if not code_dir.exists():
-                stage_code(project.directory, code, folders, code_dir, plans[0].workdir)
+            code_dir = code_context(work, project.directory, code, folders, plans[0].workdir)
             contexts = {**contexts, CODE_CONTEXT: str(code_dir)}
             tag = image_tag(options.tag, variant, options.variants)
             log(recipe.announcement(variant, tag, options.platforms))
@@ -204,7 +202,7 @@ def _build_variant(job: VariantBuild, options: BuildOptions, log: Callable[[str]
         return able.multi_platform_build if options.push else able.multi_platform_load
 
     if len(set(job.dockerfiles)) == 1 and (len(job.plans) == 1 or one_call_builds_all()):
-        dockerfile = _write_dockerfile(job.work, f"{job.variant}", job.dockerfiles[0], job.ignore)
+        dockerfile = write_dockerfile(job.work, f"{job.variant}", job.dockerfiles[0], job.ignore)
         arguments = dict(platforms=platforms, tags=[job.tag], load=not options.push, push=options.push,
                          secrets=list(job.secrets), no_cache=options.no_cache, builder=options.builder,
                          cache_from=list(options.cache_from), cache_to=options.cache_to,
@@ -223,20 +221,12 @@ def _build_variant(job: VariantBuild, options: BuildOptions, log: Callable[[str]
     name, version = _split_tag(job.tag)
     for plan, text in zip(job.plans, job.dockerfiles):
         architecture = plan.platform.split("/", 1)[1]
-        dockerfile = _write_dockerfile(job.work, f"{job.variant}.{architecture}", text, job.ignore)
+        dockerfile = write_dockerfile(job.work, f"{job.variant}.{architecture}", text, job.ignore)
         digests.append(docker.build_and_push_platform(
             dockerfile=dockerfile, platform=plan.platform, tag=f"{name}:{version}-{architecture}", **common))
     docker.join_platforms(job.tag, digests, options.builder)
     log(f"Joined {', '.join(platforms)} into {job.tag}")
     return None
-
-
-def _write_dockerfile(work: Path, name: str, text: str, ignore: str) -> Path:
-    dockerfile = work / f"Dockerfile.{name}"
-    dockerfile.write_text(text, encoding="utf-8")
-    # BuildKit reads the ignore rules of the main context from "<Dockerfile>.dockerignore" beside it.
-    Path(f"{dockerfile}.dockerignore").write_text(ignore, encoding="utf-8")
-    return dockerfile
 
 
 def read_openapi_schema(path: Path) -> dict:

@@ -34,7 +34,8 @@ from cog.images.buildx import build_command, run_build
 from cog.images.context import IGNORE_FILES, project_entries, weight_files
 from cog.images.imports import read_imports
 from cog.images.model_source import LABEL_CODE_DIGEST, code_digest, project_schema
-from cog.images.staging import CODE_CONTEXT, RUNTIME_CONTEXT, WEIGHTS_CONTEXT, git_labels, stage_code, stage_weights
+from cog.images.staging import (CODE_CONTEXT, RUNTIME_CONTEXT, WEIGHTS_CONTEXT, code_context, git_labels, stage_weights,
+                                write_dockerfile)
 
 if TYPE_CHECKING:
     from cog.config.project import Project
@@ -268,15 +269,11 @@ def replay(argv: list[str]) -> bool:
         output.warning(warning)
     with tempfile.TemporaryDirectory(prefix="cog-build-") as scratch:
         work = Path(scratch)
-        dockerfile = work / f"Dockerfile.{recipe.variant}"
-        dockerfile.write_text(recipe.dockerfile, encoding="utf-8")
-        Path(f"{dockerfile}.dockerignore").write_text(recipe.ignore, encoding="utf-8")
+        dockerfile = write_dockerfile(work, recipe.variant, recipe.dockerfile, recipe.ignore)
         contexts = {RUNTIME_CONTEXT: str(path.with_suffix("") / RUNTIME_CONTEXT)}
         if recipe.weights:
             contexts[WEIGHTS_CONTEXT] = str(stage_weights(project, recipe.weights, work / WEIGHTS_CONTEXT))
-        code_dir = work / CODE_CONTEXT / recipe.workdir.strip("/").replace("/", "-")
-        stage_code(project, code, folders, code_dir, recipe.workdir)
-        contexts[CODE_CONTEXT] = str(code_dir)
+        contexts[CODE_CONTEXT] = str(code_context(work, project, code, folders, recipe.workdir))
         command = build_command(context=recipe.project, dockerfile=str(dockerfile), contexts=contexts,
                                 labels=labels, **recipe.build)
         try:

@@ -1,5 +1,6 @@
-"""The build contexts' own copies, made at the edge before a build: the code, dated (stage_code), the weights,
-linked (stage_weights); and what else an image is labelled with from the checkout (git_labels)."""
+"""The build's scratch folder, laid out at the edge before a build: the Dockerfile and its ignore rules
+(write_dockerfile), the code, dated (stage_code), the weights, linked (stage_weights); and what else an image is
+labelled with from the checkout (git_labels)."""
 
 from __future__ import annotations
 
@@ -94,6 +95,23 @@ def stage_code(project_dir: Path, files: Iterable[str], folders: Iterable[str], 
             os.utime(Path(directory, name), (SOURCE_DATE_EPOCH, SOURCE_DATE_EPOCH), follow_symlinks=False)
     os.utime(named, (SOURCE_DATE_EPOCH, SOURCE_DATE_EPOCH))
     return named
+
+
+def write_dockerfile(work: Path, name: str, text: str, ignore: str) -> Path:
+    """Dockerfile.NAME in the scratch folder `work`, with the main context's ignore rules beside it."""
+    dockerfile = work / f"Dockerfile.{name}"
+    dockerfile.write_text(text, encoding="utf-8")
+    # BuildKit reads the ignore rules of the main context from "<Dockerfile>.dockerignore" beside it.
+    Path(f"{dockerfile}.dockerignore").write_text(ignore, encoding="utf-8")
+    return dockerfile
+
+
+def code_context(work: Path, project_dir: Path, files: Iterable[str], folders: Iterable[str], workdir: str) -> Path:
+    """The code's context in the scratch folder `work`, staged (stage_code) once for each working folder."""
+    root = work / CODE_CONTEXT / workdir.strip("/").replace("/", "-")
+    if not root.exists():
+        stage_code(project_dir, files, folders, root, workdir)
+    return root
 
 
 def stage_weights(project_dir: Path, weights: Iterable[str], target: Path) -> Path:

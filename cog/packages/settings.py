@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 import platformdirs
 
 from cog.errors import CogError
+from cog.config.parse import find_config_file
+from cog.packages.records import check_model_part
 
 PROJECT_SETTINGS = Path(".cog") / "settings.json"
 
@@ -50,8 +52,6 @@ def parse_repo(url: str) -> Repo:
     base, _, owner = head.rpartition("/")
     if not urlsplit(base).netloc or not owner:
         raise CogError(f"{url}: expected http://HOST[:PORT]/OWNER/NAME")
-    from cog.packages.records import check_model_part  # pydantic's: a rebuild's replay reads these settings without
-
     try:
         check_model_part(owner, "owner")
         check_model_part(name, "name")
@@ -63,8 +63,6 @@ def parse_repo(url: str) -> Repo:
 def project_root(start: Path | None = None) -> Path:
     """The project holding the current directory (where cog.yaml is), else the current directory itself."""
     start = start or Path.cwd()
-    from cog.config.parse import find_config_file
-
     found = find_config_file(start)
     return found.parent.resolve() if found else start.resolve()
 

@@ -42,16 +42,21 @@ def make_project(project: Path) -> None:
     (project / "mypkg" / "assets").chmod(0o700)
 
 
+def buildkit_copy(project: Path, out: Path) -> Path:
+    """What BuildKit copies of the project (FROM scratch, COPY . /), written out to `out`. The Dockerfile lies
+    outside the context with its ignore rules beside it, as cog build hands them over."""
+    dockerfile = out.with_name(f"{out.name}.Dockerfile")
+    dockerfile.write_text("FROM scratch\nCOPY . /\n")
+    Path(f"{dockerfile}.dockerignore").write_text("\n".join(docker_ignore_lines(project)) + "\n")
+    subprocess.run(["docker", "buildx", "build", "--quiet", "--output", f"type=local,dest={out}", "-f", str(dockerfile),
+                    str(project)], check=True, capture_output=True)
+    return out
+
+
 def test_buildkit_copies_what_project_files_lists(tmp_path):
     project = tmp_path / "project"
     make_project(project)
-    # As cog build hands them over: the Dockerfile outside the context, its ignore rules beside it.
-    dockerfile = tmp_path / "Dockerfile"
-    dockerfile.write_text("FROM scratch\nCOPY . /\n")
-    Path(f"{dockerfile}.dockerignore").write_text("\n".join(docker_ignore_lines(project)) + "\n")
-    out = tmp_path / "out"
-    subprocess.run(["docker", "buildx", "build", "--quiet", "--output", f"type=local,dest={out}", "-f", str(dockerfile),
-                    str(project)], check=True, capture_output=True)
+    out = buildkit_copy(project, tmp_path / "out")
     copied = sorted(
         Path(root, name).relative_to(out).as_posix()
         for root, directories, files in os.walk(out)
@@ -80,12 +85,7 @@ def tree(root: Path) -> dict[str, tuple]:
 def test_the_staged_code_is_what_buildkit_copies_of_the_project_dated(tmp_path):
     project = tmp_path / "project"
     make_project(project)
-    dockerfile = tmp_path / "Dockerfile"
-    dockerfile.write_text("FROM scratch\nCOPY . /\n")
-    Path(f"{dockerfile}.dockerignore").write_text("\n".join(docker_ignore_lines(project)) + "\n")
-    out = tmp_path / "out"
-    subprocess.run(["docker", "buildx", "build", "--quiet", "--output", f"type=local,dest={out}", "-f", str(dockerfile),
-                    str(project)], check=True, capture_output=True)
+    out = buildkit_copy(project, tmp_path / "out")
     files, folders = project_entries(project)
     staged = stage_code(project, files, folders, tmp_path / "stage", "/src")
     assert list((tmp_path / "stage").iterdir()) == [staged]
