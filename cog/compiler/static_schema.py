@@ -20,7 +20,9 @@ does not know (`@torch.inference_mode()` may change what predict() is), a kept o
 this one's for what the source uses (PEP 585/604 generics, implicit Optional before 3.11).
 
 Pure: text in, signatures out. No file is read here (the caller passes the sources); the stub runs only imports of
-KEPT_MODULES. `signature_from_schema` is the other way back: an image's `run.cog.openapi_schema` label read into
+KEPT_MODULES. `stub_digest` says what the signatures depend on without running the stubs (nor importing the SDK's
+signature code): equal digests, equal signatures, whatever else changed in the source (function bodies, comments,
+line numbers). `signature_from_schema` is the other way back: an image's `run.cog.openapi_schema` label read into
 the Signature that validates inputs exactly as that image's runtime will.
 """
 
@@ -29,16 +31,17 @@ from __future__ import annotations
 import ast
 import builtins
 import copy
+import hashlib
 import importlib
 import itertools
 import sys
 import types
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Mapping, Optional, Set, Tuple
 
-from cog.sdk.schema import openapi_schema
-from cog.sdk.signature import InputField, OutputType, Signature, signature_of
+if TYPE_CHECKING:  # imported where they are used: stub_digest needs none of them
+    from cog.sdk.signature import InputField, Signature
 
 # The modules a stub imports: cog's public API and the standard modules signatures are written with.
 KEPT_MODULES = frozenset({
@@ -92,6 +95,8 @@ class StaticSignatures:
     train: Optional[Signature] = None
 
     def openapi_schema(self) -> Dict[str, Any]:
+        from cog.sdk.schema import openapi_schema
+
         return openapi_schema(self.predict, self.train)
 
 
@@ -103,18 +108,40 @@ def read_signatures(sources: Mapping[str, str], predict_ref: str, train_ref: Opt
     `sources` maps each reference's file (its part before ":", e.g. "predict.py") to its text; `python_version`
     is the model's Python ("3.11"; None: this one's); `local_modules` the top-level module names the project
     itself provides (they would shadow a kept import in the image). Raises CannotDecide."""
+    stubs = _stubs(sources, predict_ref, train_ref, python_version, local_modules)
+    try:
+        return StaticSignatures(*(_run_stub(*stub) for stub in stubs))
+    except CannotDecide:
+        raise
+    except Exception as exc:
+        raise CannotDecide(f"the static reader could not read it ({type(exc).__name__}: {exc})") from None
+
+
+def stub_digest(sources: Mapping[str, str], predict_ref: str, train_ref: Optional[str] = None, *,
+                python_version: Optional[str] = None, local_modules: Iterable[str] = ()) -> str:
+    """A digest of the stubs read_signatures would run (as read_signatures' arguments say) and of what runs them:
+    sources with equal digests have equal signatures. A stub keeps no function body and no position, and running
+    one reads neither (positions are only in errors), so an edit to either keeps the digest. Raises CannotDecide."""
+    digest = hashlib.sha256(sys.version.encode())
+    for stub, path, attr, kind in _stubs(sources, predict_ref, train_ref, python_version, local_modules):
+        digest.update("\0".join(["", path, attr, kind, ast.dump(stub)]).encode())
+    return digest.hexdigest()
+
+
+def _stubs(sources: Mapping[str, str], predict_ref: str, train_ref: Optional[str], python_version: Optional[str],
+           local_modules: Iterable[str]) -> List[Tuple[ast.Module, str, str, str]]:
+    """The stub of the predictor's file, and of the trainer's, each with what _run_stub takes besides."""
     target = _version(python_version)
     shadowed = sorted(set(local_modules) & {m.split(".")[0] for m in KEPT_MODULES})
     if shadowed:
         raise CannotDecide(f"the project has its own {shadowed[0]} module, which the model would import instead")
     try:
-        predict = _signature(sources, predict_ref, "predict", target)
-        train = _signature(sources, train_ref, "train", target) if train_ref else None
+        return [_stub(sources, ref, kind, target) for ref, kind in ((predict_ref, "predict"), (train_ref, "train"))
+                if ref or kind == "predict"]
     except CannotDecide:
         raise
     except Exception as exc:  # e.g. a RecursionError on absurdly nested code: the runtime decides instead
         raise CannotDecide(f"the static reader could not read it ({type(exc).__name__}: {exc})") from None
-    return StaticSignatures(predict, train)
 
 
 def static_schema(sources: Mapping[str, str], predict_ref: str, train_ref: Optional[str] = None, *,
@@ -147,16 +174,15 @@ def _version(text: Optional[str]) -> Tuple[int, int]:
         raise CannotDecide(f"python_version {text!r} is not MAJOR.MINOR") from None
 
 
-def _signature(sources: Mapping[str, str], ref: str, kind: str, target: Tuple[int, int]) -> Signature:
+def _stub(sources: Mapping[str, str], ref: str, kind: str,
+          target: Tuple[int, int]) -> Tuple[ast.Module, str, str, str]:
     path = ref_file(ref)
     if path is None:
         raise CannotDecide(f"{ref} names a module, not a file (FILE.py:NAME); the static reader reads files only")
     if path not in sources:
         raise CannotDecide(f"{path} is not among the sources")
     attr = ref.rpartition(":")[2]
-    reader = _Reader(sources[path], path, attr, target)
-    stub = reader.stub()
-    return _run_stub(stub, path, attr, kind)
+    return _Reader(sources[path], path, attr, target).stub(), path, attr, kind
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -167,8 +193,9 @@ _counter = itertools.count()
 
 
 def _run_stub(stub: ast.Module, path: str, attr: str, kind: str) -> Signature:
-    from cog.sdk.protocol import Kind
     from cog.sdk.predictor import entry_point
+    from cog.sdk.protocol import Kind
+    from cog.sdk.signature import signature_of
 
     # A module of its own in sys.modules while it runs: typing.get_type_hints and dataclasses find a class's
     # globals through sys.modules[cls.__module__], as they do for the runtime's module.
@@ -867,7 +894,7 @@ def _root(node: ast.AST) -> Optional[str]:
 def signature_from_schema(schema: Mapping[str, Any], component: str = "Input") -> Optional[Signature]:
     """The Signature whose `validate` checks inputs as the runtime that wrote `schema` does, or None when the
     schema has an input this version of cog cannot read back. The output is not read (validation needs none)."""
-    from cog.sdk.signature import BOOL, DICT, FLOAT, INT, PATH, SECRET, STR
+    from cog.sdk.signature import BOOL, DICT, FLOAT, INT, PATH, SECRET, STR, InputField, OutputType, Signature
 
     schemas = schema.get("components", {}).get("schemas", {}) if isinstance(schema, Mapping) else {}
     body = schemas.get(component)

@@ -165,6 +165,8 @@ def build_project(project: Project, options: BuildOptions, log: Callable[[str], 
                     config=completed_config(project.config), dockerfile=dockerfiles[0], ignore=ignore,
                     build=arguments, labels={name: value for name, value in labels.items() if name not in recipe.CODE_LABELS},
                     tag=tag, variant=variant, platforms=list(options.platforms), progress=options.progress,
+                    schema=schema, stubs=recipe.stub_digest(project.directory, plans[0].predict, plans[0].train,
+                                                            plans[0].python_version, files),
                 ), recipe_file, wheel)
             built.append(BuiltImage(variant=variant, tag=tag, platforms=options.platforms, plan=plans[0],
                                     openapi_schema=schema, labels=labels))

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Iterable
 
-from cog.compiler.static_schema import CannotDecide, StaticSignatures, read_signatures, ref_file
+from cog.compiler.static_schema import CannotDecide, StaticSignatures, read_signatures, ref_file, stub_digest
 
 LABEL_CODE_DIGEST = "run.cog.code_digest"
 
@@ -24,9 +24,24 @@ def project_signatures(directory: Path, predict: str | None, train: str | None, 
 
     `files`: the project's files as the image holds them (relative POSIX paths); None: whatever is in `directory`
     (the project is mounted there, as `cog predict` runs it)."""
+    present = None if files is None else set(files)
+    return read_signatures(_sources(directory, predict, train, present), predict, train,
+                           python_version=python_version, local_modules=_top_level_modules(directory, present))
+
+
+def project_stub_digest(directory: Path, predict: str | None, train: str | None, *, python_version: str | None,
+                        files: Iterable[str]) -> str:
+    """What project_signatures' result depends on, digested without reading the signatures
+    (cog.compiler.static_schema.stub_digest); raises CannotDecide."""
+    present = set(files)
+    return stub_digest(_sources(directory, predict, train, present), predict, train, python_version=python_version,
+                       local_modules=_top_level_modules(directory, present))
+
+
+def _sources(directory: Path, predict: str | None, train: str | None, present: set[str] | None) -> dict[str, str]:
+    """The text of the predictor's file and the trainer's, by their paths in the project."""
     if not predict:
         raise CannotDecide("the project has no predictor")
-    present = None if files is None else set(files)
     sources: dict[str, str] = {}
     for ref in (predict, train):
         if not ref:
@@ -40,8 +55,7 @@ def project_signatures(directory: Path, predict: str | None, train: str | None, 
             sources[path] = (directory / path).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise CannotDecide(f"{path} cannot be read: {exc}") from None
-    return read_signatures(sources, predict, train, python_version=python_version,
-                           local_modules=_top_level_modules(directory, present))
+    return sources
 
 
 def project_schema(directory: Path, predict: str | None, train: str | None, *, python_version: str | None,

@@ -12,6 +12,8 @@ The next `cog build` looks for its recipe before the command line is parsed (bef
 python-on-whales are imported). It replays only when every recorded file is as it was and the source still gives
 a schema the static reader decides and imports the same modules (what the plan depends on); it then stages the
 code and runs the recorded build with the new code's labels, and the image is the one a full build would make.
+The schema is the recorded one while the static reader's stubs of the source are (an edit to a function's body
+leaves them as they were), so the SDK's signature code is not imported then either.
 Anything else, or a replay that fails, is a full build, which writes a new recipe.
 """
 
@@ -24,23 +26,24 @@ import re
 import shutil
 import sys
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cog._version import __version__
+from cog.compiler.static_schema import CannotDecide
 from cog.errors import CogError
 from cog.images.buildx import build_command, run_build
 from cog.images.context import IGNORE_FILES, project_entries, weight_files
 from cog.images.imports import read_imports
-from cog.images.model_source import LABEL_CODE_DIGEST, code_digest, project_schema
+from cog.images.model_source import LABEL_CODE_DIGEST, code_digest, project_schema, project_stub_digest
 from cog.images.staging import (CODE_CONTEXT, RUNTIME_CONTEXT, WEIGHTS_CONTEXT, code_context, git_labels, stage_weights,
                                 write_dockerfile)
 
 if TYPE_CHECKING:
     from cog.config.project import Project
 
-FORMAT = 2
+FORMAT = 3
 LABEL_SCHEMA = "run.cog.openapi_schema"  # as cog.images.builder writes it
 # The labels a replay makes again: they come of the code (and git's of the checkout).
 CODE_LABELS = (LABEL_SCHEMA, LABEL_CODE_DIGEST, "org.opencontainers.image.revision", "org.opencontainers.image.version")
@@ -77,6 +80,8 @@ class Recipe:
     variant: str
     platforms: list[str]
     progress: str
+    schema: dict  # the OpenAPI schema the static reader read
+    stubs: str | None  # the digest of the stubs it read it from (None: the project has no predictor)
 
 
 def recipe_file(argv: list[str], cwd: str, environ: dict[str, str]) -> Path:
@@ -202,13 +207,17 @@ def record(recipe: Recipe, path: Path, wheel: Path) -> None:
             os.link(wheel, runtime / wheel.name)  # the same file, time and all: BuildKit sends it no more
         except OSError:
             shutil.copy2(wheel, runtime / wheel.name)
-        partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
-        partial.write_text(json.dumps(asdict(recipe), separators=(",", ":")), encoding="utf-8")
-        partial.replace(path)
+        _write(recipe, path)
         for old in sorted(path.parent.glob("*.json"), key=lambda found: found.stat().st_mtime)[:-KEPT]:
             forget(old)
     except OSError:
         pass  # a cache that cannot be written: every build is a full one
+
+
+def _write(recipe: Recipe, path: Path) -> None:
+    partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
+    partial.write_text(json.dumps(asdict(recipe), separators=(",", ":")), encoding="utf-8")
+    partial.replace(path)
 
 
 def forget(path: Path) -> None:
@@ -227,8 +236,29 @@ def load(path: Path) -> Recipe | None:
         return None
 
 
-def _code_labels(recipe: Recipe, project: Path) -> tuple[dict[str, str], list[str], list[str]] | None:
-    """The labels of the project's code now, with its files and folders; None when the recipe does not hold."""
+def stub_digest(project: Path, predict: str | None, train: str | None, python_version: str,
+                files: list[str]) -> str | None:
+    """What the static reader's schema of the project depends on (None: no predictor, the schema is {})."""
+    if not predict:
+        return None
+    return project_stub_digest(project, predict, train, python_version=python_version, files=files)
+
+
+def _schema(recipe: Recipe, project: Path, files: list[str]) -> tuple[dict | None, str | None]:
+    """The schema of the code now, with its stubs' digest: the recorded schema while the stubs are the same."""
+    try:
+        stubs = stub_digest(project, recipe.predict, recipe.train, recipe.python_version, files)
+    except CannotDecide:
+        return None, None
+    if stubs == recipe.stubs:
+        return recipe.schema, stubs
+    schema = project_schema(project, recipe.predict, recipe.train, python_version=recipe.python_version, files=files)
+    return schema, stubs
+
+
+def _code_labels(recipe: Recipe, project: Path) -> tuple[dict[str, str], list[str], list[str], Recipe] | None:
+    """The labels of the project's code now, with its files and folders and the recipe with its schema; None when
+    the recipe does not hold."""
     if any(_stat(file) != recorded for file, recorded in recipe.inputs.items()) or read_settings(recipe.settings) != recipe.settings:
         return None
     files, folders = project_entries(project)
@@ -236,13 +266,13 @@ def _code_labels(recipe: Recipe, project: Path) -> tuple[dict[str, str], list[st
         return None
     if sorted({found.module for found in read_imports(project, files)}) != recipe.modules:
         return None
-    schema = project_schema(project, recipe.predict, recipe.train, python_version=recipe.python_version, files=files)
+    schema, stubs = _schema(recipe, project, files)
     if schema is None:
         return None
     code = sorted(set(files) - set(recipe.weights))
     labels = {**recipe.labels, LABEL_SCHEMA: json.dumps(schema, sort_keys=True, separators=(",", ":")),
               LABEL_CODE_DIGEST: code_digest(project, code, recipe.config), **git_labels(project)}
-    return labels, code, folders
+    return labels, code, folders, replace(recipe, schema=schema, stubs=stubs)
 
 
 def replay(argv: list[str]) -> bool:
@@ -261,7 +291,7 @@ def replay(argv: list[str]) -> bool:
         labels = None
     if labels is None:
         return False
-    labels, code, folders = labels
+    labels, code, folders, now = labels
     from cog.cli import output
 
     output.configure(color=not any(word.startswith("--no-color") for word in argv) and not os.environ.get("NO_COLOR"))
@@ -284,6 +314,11 @@ def replay(argv: list[str]) -> bool:
         except CogError:
             forget(path)  # the full build says what is wrong, in its words
             return False
+    if now != recipe:
+        try:
+            _write(now, path)  # the next replay starts from this schema
+        except OSError:
+            pass
     output.built(recipe.tag, recipe.variant, recipe.platforms)
     return True
 

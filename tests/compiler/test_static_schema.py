@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from cog.compiler.static_schema import CannotDecide, read_signatures, signature_from_schema, static_schema
+from cog.compiler.static_schema import CannotDecide, read_signatures, signature_from_schema, static_schema, stub_digest
 from cog.config.project import load_project
 from cog.errors import CogError
 from cog.images.model_source import code_digest, project_schema, project_signatures
@@ -295,6 +295,85 @@ def test_what_it_cannot_decide_it_says_why(source, reason):
         read_signatures({"predict.py": HEAD + source}, "predict.py:Predictor")
     assert reason in raised.value.reason
     assert static_schema({"predict.py": HEAD + source}, "predict.py:Predictor") is None
+
+
+# --- the stub digest: what a replayed rebuild takes the recorded schema on ----------------------------------
+
+
+def _bodies_edited(source: str) -> str:
+    """The source with a statement more in every function's body (after its docstring), reformatted, under a
+    comment that moves every line."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            node.body.insert(int(ast.get_docstring(node, clean=False) is not None), ast.Expr(ast.Constant("edited")))
+    return "# edited\n\n" + ast.unparse(tree) + "\n"
+
+
+@pytest.mark.parametrize(("directory", "predict", "train", "python_version"), MODELS)
+def test_an_edit_to_function_bodies_keeps_the_stub_digest_and_the_schema(directory, predict, train, python_version,
+                                                                          request, tmp_path):
+    if directory.name in BORROWED:
+        directory = _with_borrowed(directory, tmp_path)
+    sources = _sources(directory, predict, train)
+    try:
+        schema = read_signatures(sources, predict, train).openapi_schema()
+    except CannotDecide:
+        return  # nothing to keep: a replay reads such a model in full (and fails to decide), as a build does
+    edited = {path: _bodies_edited(text) for path, text in sources.items()}
+    assert edited != sources
+    assert stub_digest(edited, predict, train) == stub_digest(sources, predict, train)
+    assert read_signatures(edited, predict, train).openapi_schema() == schema
+
+
+SIGNATURE_BASE = HEAD + """\
+from typing import Iterator
+CHOICES = ["a", "b"]
+class Out(BaseModel):
+    text: str
+class Predictor(BasePredictor):
+    def setup(self):
+        self.n = 1
+    def predict(self, text: str = Input(default="a", choices=CHOICES), n: int = Input(default=1, ge=0)) -> Out:
+        \"\"\"Say it.\"\"\"
+        return Out(text=text * n)
+"""
+SIGNATURE_EDITS = {
+    "a default": ('default="a"', 'default="b"'),
+    "a constraint": ("ge=0", "ge=1"),
+    "an annotation": ("n: int", "n: float"),
+    "a parameter more": ("ge=0)", "ge=0), loud: bool = False"),
+    "a constant the signature reads": ('CHOICES = ["a", "b"]', 'CHOICES = ["a", "b", "c"]'),
+    "the output class": ("    text: str\n", "    text: str\n    score: float = 0.0\n"),
+    "the return annotation and a yield": ("-> Out:", "-> Iterator[str]:\n        yield text\n"),
+}
+
+
+@pytest.mark.parametrize(("old", "new"), SIGNATURE_EDITS.values(), ids=SIGNATURE_EDITS.keys())
+def test_an_edit_to_a_signature_changes_the_stub_digest(old, new):
+    assert SIGNATURE_BASE.count(old) == 1
+    edited = SIGNATURE_BASE.replace(old, new)
+    schemas = [json.dumps(read_signatures({"predict.py": text}, "predict.py:Predictor").openapi_schema(),
+                          sort_keys=True) for text in (SIGNATURE_BASE, edited)]
+    assert schemas[0] != schemas[1]
+    digests = {stub_digest({"predict.py": text}, "predict.py:Predictor") for text in (SIGNATURE_BASE, edited)}
+    assert len(digests) == 2
+
+
+def test_the_stub_digest_covers_the_trainer_the_references_and_the_python():
+    trainer = HEAD + "def train(steps: int = 3) -> str: ...\n"
+    sources = {"predict.py": SIGNATURE_BASE, "train.py": trainer}
+    digests = {
+        stub_digest(sources, "predict.py:Predictor"),
+        stub_digest(sources, "predict.py:Predictor", "train.py:train"),
+        stub_digest({**sources, "train.py": trainer.replace("3", "4")}, "predict.py:Predictor", "train.py:train"),
+        stub_digest({"predict.py": SIGNATURE_BASE + "class Other(Predictor): ...\n"}, "predict.py:Other"),
+    }
+    assert len(digests) == 4
+    with pytest.raises(CannotDecide, match="reads differently"):
+        stub_digest({"predict.py": SIGNATURE_BASE.replace("n: int", "n: int | None")}, "predict.py:Predictor",
+                    python_version="3.8")
+
 
 
 def test_a_module_reference_or_a_missing_file_is_not_decided():

@@ -2,7 +2,8 @@
 Python source changed, makes the very image a full build makes, and steps aside for any other change.
 
 Whether a build was a replay is read from what it imported (`python -X importtime`): a replay starts before the
-command line is parsed, so typer is never imported."""
+command line is parsed, so typer is never imported; and one whose stubs of the source are the recorded ones takes
+the recorded schema, so the SDK's signature code is not imported either."""
 
 from __future__ import annotations
 
@@ -18,14 +19,23 @@ import pytest
 from cog.images.recipe import _includes_from_outside, recipe_file
 
 
-def build(cog_env: dict, directory: Path, tag: str, *extra: str, env: dict | None = None) -> tuple[bool, str]:
-    """(replayed, what cog printed) for `cog build -t TAG`."""
+def imported(stderr: str) -> set[str]:
+    return set(re.findall(r"^import time:.*\|\s+([\w.]+)$", stderr, re.MULTILINE))
+
+
+def build(cog_env: dict, directory: Path, tag: str, *extra: str, env: dict | None = None,
+          schema_read: bool | None = None) -> tuple[bool, str]:
+    """(replayed, what cog printed) for `cog build -t TAG`; `schema_read`: whether the static reader ran the stubs
+    (None: either)."""
     result = subprocess.run([sys.executable, "-X", "importtime", "-m", "cog.cli", "build", "-t", tag, *extra],
                             cwd=directory, env={**cog_env, **(env or {})}, capture_output=True, text=True, timeout=900)
     printed = "\n".join(line for line in result.stderr.splitlines() if not line.startswith("import time:"))
     assert result.returncode == 0, printed[-3000:]
     assert f"Image built as {tag}" in printed
-    return not re.search(r"^import time:.*\|\s+typer$", result.stderr, re.MULTILINE), printed
+    modules = imported(result.stderr)
+    if schema_read is not None:
+        assert ("cog.sdk.signature" in modules) is schema_read, printed
+    return "typer" not in modules, printed
 
 
 def image(tag: str) -> tuple[str, dict]:
@@ -46,13 +56,20 @@ def test_a_code_edit_is_replayed_and_makes_the_image_a_full_build_makes(cog, cog
     edit(directory / "predict.py", 'text: str = Input(description="Text to greet")',
          'text: str = Input(description="Text to greet"), times: int = Input(default=1, ge=1)')
     edit(directory / "predict.py", 'return f"{self.greeting} {text}"', 'return " ".join([f"{self.greeting} {text}"] * times)')
-    replayed, printed = build(cog_env, directory, tag)
+    replayed, printed = build(cog_env, directory, tag, schema_read=True)  # the signature changed: read anew
     assert replayed, printed
     assert printed.splitlines()[0] == f"Building the CPU image {tag} for linux/amd64"
-    replayed_id, labels = image(tag)
+    _, labels = image(tag)
     schema = json.loads(labels["run.cog.openapi_schema"])
     assert schema["components"]["schemas"]["Input"]["properties"]["times"]["minimum"] == 1
     assert cog("predict", tag, "-i", "text=you", "-i", "times=2", cwd=directory).stdout == "hi you hi you\n"
+    # An edit to a body only: the schema that replay read is taken as it is.
+    edit(directory / "predict.py", '"hi"', '"hey"')
+    assert build(cog_env, directory, tag, schema_read=False)[0]
+    replayed_id, replayed_labels = image(tag)
+    assert replayed_labels["run.cog.openapi_schema"] == labels["run.cog.openapi_schema"]
+    assert replayed_labels["run.cog.code_digest"] != labels["run.cog.code_digest"]
+    assert cog("predict", tag, "-i", "text=you", "-i", "times=2", cwd=directory).stdout == "hey you hey you\n"
     # The same code built in full (--debug never replays) is the same image, labels and all.
     assert not build(cog_env, directory, tag, "--debug")[0]
     assert image(tag)[0] == replayed_id
