@@ -38,6 +38,7 @@ from cog.server.responses import parse_json
 from cog.server.responses import read_body as _read_body
 from cog.server.runner import Job, Runtime, WorkerFactory
 from cog.server.settings import Settings
+from cog.server.transport import http_protocol
 from cog.server.webhook import EVENTS
 
 log = logging.getLogger("cog.server")
@@ -371,6 +372,7 @@ def run(settings: Settings, host: str, port: int, worker: WorkerFactory = Worker
     config = uvicorn.Config(app, host=host, port=port, access_log=False, log_level=uvicorn_level, lifespan="on",
                             proxy_headers=False, server_header=False, timeout_graceful_shutdown=CANCEL_WAIT,
                             ws="none",  # no websocket routes: nor the import of a websocket library
+                            http=http_protocol(),  # a response's head and body in one send (cog.server.transport)
                             log_config=None)  # uvicorn's few lines go through our logging (cog.server.logs)
     server = DrainingServer(config, app, settings.shutdown_grace, settings.await_explicit_shutdown)
     log.info("serving %s on http://%s:%d", settings.predict_ref, host, port)
