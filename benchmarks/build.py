@@ -2,9 +2,9 @@
 beside the anchor of the same run: the same model built with plain `docker buildx build` from a Dockerfile as Cog
 writes it (COG_STYLE below: apt tini and pip with cache mounts, the PyPI `cog` package, `COPY . /src` last).
 
-Targets (issue: real images, and issue 12): code-only rebuild ≤ 5 s, ≤ 10% of the cold build and ≤ 1.5x the
-anchor's; cold build ≤ 0.8x the anchor's; image above base ≤ the anchor's and ≤ 40 MB; `docker run` → READY ≤ 1 s
-and ≤ 1.0x the anchor's. Needs Docker (scripts/setup.sh). Behind a TLS-intercepting proxy set COG_CA_BUNDLE (both
+Targets (issue: real images, and issue 12): code-only rebuild ≤ 5 s, ≤ 10% of the cold build (beside it, the
+anchor's rebuild as a share of our cold build: that floor) and ≤ 1.5x the anchor's; cold build ≤ 0.8x the
+anchor's; image above base ≤ the anchor's and ≤ 40 MB; `docker run` → READY ≤ 1 s and ≤ 1.0x the anchor's. Needs Docker (scripts/setup.sh). Behind a TLS-intercepting proxy set COG_CA_BUNDLE (both
 builds get it as a secret). The cold builds use --no-cache (every layer rebuilt); --prune also empties BuildKit's
 package caches before each. Cold builds, rebuilds and starts alternate between the two images: medians of --cold-runs
 and --runs.
@@ -151,8 +151,10 @@ def main() -> int:
         ("cold build (--no-cache)", f"{cold:.1f} s", f"{anchor_cold:.1f} s", cold / anchor_cold, "≤ 0.8x Cog-style",
          cold <= 0.8 * anchor_cold),
         ("code-only rebuild", f"{code_median:.2f} s", f"{anchor_code_median:.2f} s", code_median / anchor_code_median,
-         "≤ 5 s, ≤ 10% of cold, ≤ 1.5x", code_median <= 5 and code_median <= 0.1 * cold
-         and code_median <= 1.5 * anchor_code_median),
+         "≤ 5 s and ≤ 1.5x", code_median <= 5 and code_median <= 1.5 * anchor_code_median),
+        # Beside it, the anchor's raw BuildKit rebuild as a share of our cold build: the floor of this one.
+        ("code-only rebuild, share of cold build", f"{code_median / cold:.1%}", f"{anchor_code_median / cold:.1%}",
+         None, "≤ 10%", code_median <= 0.1 * cold),
         ("weights-only rebuild", f"{weights_median:.2f} s", "", None, "", True),
         ("image above base (less 1 MB weights)", f"{added_mb:.1f} MB", f"{anchor_mb:.1f} MB", added_mb / anchor_mb,
          "≤ 40 MB and ≤ 1.0x", added_mb <= 40 and added_mb <= anchor_mb),
