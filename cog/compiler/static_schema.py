@@ -20,9 +20,9 @@ does not know (`@torch.inference_mode()` may change what predict() is), a kept o
 this one's for what the source uses (PEP 585/604 generics, implicit Optional before 3.11).
 
 Pure: text in, signatures out. No file is read here (the caller passes the sources); the stub runs only imports of
-KEPT_MODULES. `stub_digest` says what the signatures depend on without running the stubs (nor importing the SDK's
-signature code): equal digests, equal signatures, whatever else changed in the source (function bodies, comments,
-line numbers). `signature_from_schema` is the other way back: an image's `run.cog.openapi_schema` label read into
+KEPT_MODULES. `read_stubs` gives the stubs themselves, whose `digest` says what the signatures depend on without
+running them (nor importing the SDK's signature code): equal digests, equal signatures, whatever else changed in the
+source (function bodies, comments, line numbers). `signature_from_schema` is the other way back: an image's `run.cog.openapi_schema` label read into
 the Signature that validates inputs exactly as that image's runtime will.
 """
 
@@ -40,7 +40,7 @@ import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Mapping, Optional, Set, Tuple
 
-if TYPE_CHECKING:  # imported where they are used: stub_digest needs none of them
+if TYPE_CHECKING:  # imported where they are used: read_stubs and a digest need none of them
     from cog.sdk.signature import InputField, Signature
 
 # The modules a stub imports: cog's public API and the standard modules signatures are written with.
@@ -108,36 +108,46 @@ def read_signatures(sources: Mapping[str, str], predict_ref: str, train_ref: Opt
     `sources` maps each reference's file (its part before ":", e.g. "predict.py") to its text; `python_version`
     is the model's Python ("3.11"; None: this one's); `local_modules` the top-level module names the project
     itself provides (they would shadow a kept import in the image). Raises CannotDecide."""
-    stubs = _stubs(sources, predict_ref, train_ref, python_version, local_modules)
-    try:
-        return StaticSignatures(*(_run_stub(*stub) for stub in stubs))
-    except CannotDecide:
-        raise
-    except Exception as exc:
-        raise CannotDecide(f"the static reader could not read it ({type(exc).__name__}: {exc})") from None
+    return read_stubs(sources, predict_ref, train_ref, python_version=python_version,
+                      local_modules=local_modules).signatures()
 
 
-def stub_digest(sources: Mapping[str, str], predict_ref: str, train_ref: Optional[str] = None, *,
-                python_version: Optional[str] = None, local_modules: Iterable[str] = ()) -> str:
-    """A digest of the stubs read_signatures would run (as read_signatures' arguments say) and of what runs them:
-    sources with equal digests have equal signatures. A stub keeps no function body and no position, and running
-    one reads neither (positions are only in errors), so an edit to either keeps the digest. Raises CannotDecide."""
-    digest = hashlib.sha256(sys.version.encode())
-    for stub, path, attr, kind in _stubs(sources, predict_ref, train_ref, python_version, local_modules):
-        digest.update("\0".join(["", path, attr, kind, ast.dump(stub)]).encode())
-    return digest.hexdigest()
+class Stubs:
+    """The stubs read_signatures runs: the predictor file's, and the trainer's, each with its path, name and kind."""
+
+    def __init__(self, stubs: List[Tuple[ast.Module, str, str, str]]) -> None:
+        self._stubs = stubs
+
+    @property
+    def digest(self) -> str:
+        """The stubs and what runs them, digested: stubs with equal digests give equal signatures. A stub keeps no
+        function body and no position, and running one reads neither (positions are only in errors), so an edit to
+        either keeps the digest."""
+        digest = hashlib.sha256(sys.version.encode())
+        for stub, path, attr, kind in self._stubs:
+            digest.update("\0".join(["", path, attr, kind, ast.dump(stub)]).encode())
+        return digest.hexdigest()
+
+    def signatures(self) -> StaticSignatures:
+        """Run the stubs and read their signatures as the runtime reads them; raises CannotDecide."""
+        try:
+            return StaticSignatures(*(_run_stub(*stub) for stub in self._stubs))
+        except CannotDecide:
+            raise
+        except Exception as exc:
+            raise CannotDecide(f"the static reader could not read it ({type(exc).__name__}: {exc})") from None
 
 
-def _stubs(sources: Mapping[str, str], predict_ref: str, train_ref: Optional[str], python_version: Optional[str],
-           local_modules: Iterable[str]) -> List[Tuple[ast.Module, str, str, str]]:
-    """The stub of the predictor's file, and of the trainer's, each with what _run_stub takes besides."""
+def read_stubs(sources: Mapping[str, str], predict_ref: str, train_ref: Optional[str] = None, *,
+               python_version: Optional[str] = None, local_modules: Iterable[str] = ()) -> Stubs:
+    """The stubs of read_signatures' sources (its arguments), not run yet; raises CannotDecide."""
     target = _version(python_version)
     shadowed = sorted(set(local_modules) & {m.split(".")[0] for m in KEPT_MODULES})
     if shadowed:
         raise CannotDecide(f"the project has its own {shadowed[0]} module, which the model would import instead")
     try:
-        return [_stub(sources, ref, kind, target) for ref, kind in ((predict_ref, "predict"), (train_ref, "train"))
-                if ref or kind == "predict"]
+        return Stubs([_stub(sources, ref, kind, target) for ref, kind in ((predict_ref, "predict"), (train_ref, "train"))
+                      if ref or kind == "predict"])
     except CannotDecide:
         raise
     except Exception as exc:  # e.g. a RecursionError on absurdly nested code: the runtime decides instead

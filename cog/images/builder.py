@@ -146,7 +146,7 @@ def build_project(project: Project, options: BuildOptions, log: Callable[[str], 
                 variant=variant, tag=tag, plans=tuple(plans), dockerfiles=tuple(dockerfiles), ignore=ignore,
                 work=work, context=project.directory, contexts=contexts, secrets=tuple(secrets),
             )
-            schema = given_schema if given_schema is not None else _static_schema(project, plans[0], files)
+            schema, stubs = (given_schema, None) if given_schema is not None else _static_schema(project, plans[0], files)
             labels = _labels(project, plans[0], schema, options, files, weights) if schema is not None else None
             arguments = _build_variant(job, options, log, labels=labels)
             if schema is None:
@@ -165,8 +165,7 @@ def build_project(project: Project, options: BuildOptions, log: Callable[[str], 
                     config=completed_config(project.config), dockerfile=dockerfiles[0], ignore=ignore,
                     build=arguments, labels={name: value for name, value in labels.items() if name not in recipe.CODE_LABELS},
                     tag=tag, variant=variant, platforms=list(options.platforms), progress=options.progress,
-                    schema=schema, stubs=recipe.stub_digest(project.directory, plans[0].predict, plans[0].train,
-                                                            plans[0].python_version, files),
+                    schema=schema, stubs=stubs,
                 ), recipe_file, wheel)
             built.append(BuiltImage(variant=variant, tag=tag, platforms=options.platforms, plan=plans[0],
                                     openapi_schema=schema, labels=labels))
@@ -255,9 +254,10 @@ def read_openapi_schema(path: Path) -> dict:
     return schema
 
 
-def _static_schema(project: Project, plan: BuildPlan, files: list[str]) -> dict | None:
+def _static_schema(project: Project, plan: BuildPlan, files: list[str]) -> tuple[dict | None, str | None]:
     """The schema read from the model's source without running it (cog.compiler.static_schema), byte-identical
-    to what `_openapi_schema` would get from the image; None when the source does not decide it.
+    to what `_openapi_schema` would get from the image, None when the source does not decide it; with the digest
+    of the stubs it was read from, which a recipe keeps beside it (cog.images.recipe).
 
     When it decides, the image is not run to ask: that run also proved that the model imports in the image (its
     requirements installed, its module-level code working), and a model that does not will now fail when the

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Iterable
 
-from cog.compiler.static_schema import CannotDecide, StaticSignatures, read_signatures, ref_file, stub_digest
+from cog.compiler.static_schema import CannotDecide, StaticSignatures, Stubs, read_stubs, ref_file
 
 LABEL_CODE_DIGEST = "run.cog.code_digest"
 
@@ -24,18 +24,16 @@ def project_signatures(directory: Path, predict: str | None, train: str | None, 
 
     `files`: the project's files as the image holds them (relative POSIX paths); None: whatever is in `directory`
     (the project is mounted there, as `cog predict` runs it)."""
+    return project_stubs(directory, predict, train, python_version=python_version, files=files).signatures()
+
+
+def project_stubs(directory: Path, predict: str | None, train: str | None, *, python_version: str | None,
+                  files: Iterable[str] | None = None) -> Stubs:
+    """The static reader's stubs of the project's model files, read once (cog.compiler.static_schema.read_stubs:
+    their digest, and the signatures they give); raises CannotDecide. `files` as for project_signatures."""
     present = None if files is None else set(files)
-    return read_signatures(_sources(directory, predict, train, present), predict, train,
-                           python_version=python_version, local_modules=_top_level_modules(directory, present))
-
-
-def project_stub_digest(directory: Path, predict: str | None, train: str | None, *, python_version: str | None,
-                        files: Iterable[str]) -> str:
-    """What project_signatures' result depends on, digested without reading the signatures
-    (cog.compiler.static_schema.stub_digest); raises CannotDecide."""
-    present = set(files)
-    return stub_digest(_sources(directory, predict, train, present), predict, train, python_version=python_version,
-                       local_modules=_top_level_modules(directory, present))
+    return read_stubs(_sources(directory, predict, train, present), predict, train, python_version=python_version,
+                      local_modules=_top_level_modules(directory, present))
 
 
 def _sources(directory: Path, predict: str | None, train: str | None, present: set[str] | None) -> dict[str, str]:
@@ -59,15 +57,21 @@ def _sources(directory: Path, predict: str | None, train: str | None, present: s
 
 
 def project_schema(directory: Path, predict: str | None, train: str | None, *, python_version: str | None,
-                   files: Iterable[str] | None = None) -> dict | None:
-    """The OpenAPI schema read from source ({} for a project with no predictor), or None when it cannot be."""
+                   files: Iterable[str] | None = None, known: tuple[dict, str | None] | None = None,
+                   ) -> tuple[dict | None, str | None]:
+    """The OpenAPI schema read from source ({} for a project with no predictor), or None when it cannot be, with
+    the digest of the stubs it was read from (None without a predictor). `known`: a schema and the digest of its
+    stubs, taken as it is when the stubs are the same (nothing of the SDK's signature code is run)."""
     if not predict:
-        return {}
+        return {}, None
     try:
-        signatures = project_signatures(directory, predict, train, python_version=python_version, files=files)
+        stubs = project_stubs(directory, predict, train, python_version=python_version, files=files)
+        digest = stubs.digest
+        if known is not None and known[1] == digest:
+            return known[0], digest
+        return stubs.signatures().openapi_schema(), digest
     except CannotDecide:
-        return None
-    return signatures.openapi_schema()
+        return None, None
 
 
 def code_digest(directory: Path, files: Iterable[str], config: dict) -> str:

@@ -31,12 +31,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cog._version import __version__
-from cog.compiler.static_schema import CannotDecide
 from cog.errors import CogError
 from cog.images.buildx import build_command, run_build
 from cog.images.context import IGNORE_FILES, project_entries, weight_files
 from cog.images.imports import read_imports
-from cog.images.model_source import LABEL_CODE_DIGEST, code_digest, project_schema, project_stub_digest
+from cog.images.model_source import LABEL_CODE_DIGEST, code_digest, project_schema
 from cog.images.staging import (CODE_CONTEXT, RUNTIME_CONTEXT, WEIGHTS_CONTEXT, code_context, git_labels, stage_weights,
                                 write_dockerfile)
 
@@ -236,26 +235,6 @@ def load(path: Path) -> Recipe | None:
         return None
 
 
-def stub_digest(project: Path, predict: str | None, train: str | None, python_version: str,
-                files: list[str]) -> str | None:
-    """What the static reader's schema of the project depends on (None: no predictor, the schema is {})."""
-    if not predict:
-        return None
-    return project_stub_digest(project, predict, train, python_version=python_version, files=files)
-
-
-def _schema(recipe: Recipe, project: Path, files: list[str]) -> tuple[dict | None, str | None]:
-    """The schema of the code now, with its stubs' digest: the recorded schema while the stubs are the same."""
-    try:
-        stubs = stub_digest(project, recipe.predict, recipe.train, recipe.python_version, files)
-    except CannotDecide:
-        return None, None
-    if stubs == recipe.stubs:
-        return recipe.schema, stubs
-    schema = project_schema(project, recipe.predict, recipe.train, python_version=recipe.python_version, files=files)
-    return schema, stubs
-
-
 def _code_labels(recipe: Recipe, project: Path) -> tuple[dict[str, str], list[str], list[str], Recipe] | None:
     """The labels of the project's code now, with its files and folders and the recipe with its schema; None when
     the recipe does not hold."""
@@ -266,7 +245,8 @@ def _code_labels(recipe: Recipe, project: Path) -> tuple[dict[str, str], list[st
         return None
     if sorted({found.module for found in read_imports(project, files)}) != recipe.modules:
         return None
-    schema, stubs = _schema(recipe, project, files)
+    schema, stubs = project_schema(project, recipe.predict, recipe.train, python_version=recipe.python_version,
+                                   files=files, known=(recipe.schema, recipe.stubs))
     if schema is None:
         return None
     code = sorted(set(files) - set(recipe.weights))

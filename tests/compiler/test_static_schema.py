@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from cog.compiler.static_schema import CannotDecide, read_signatures, signature_from_schema, static_schema, stub_digest
+from cog.compiler.static_schema import CannotDecide, read_signatures, read_stubs, signature_from_schema, static_schema
 from cog.config.project import load_project
 from cog.errors import CogError
 from cog.images.model_source import code_digest, project_schema, project_signatures
@@ -322,7 +322,7 @@ def test_an_edit_to_function_bodies_keeps_the_stub_digest_and_the_schema(directo
         return  # nothing to keep: a replay reads such a model in full (and fails to decide), as a build does
     edited = {path: _bodies_edited(text) for path, text in sources.items()}
     assert edited != sources
-    assert stub_digest(edited, predict, train) == stub_digest(sources, predict, train)
+    assert read_stubs(edited, predict, train).digest == read_stubs(sources, predict, train).digest
     assert read_signatures(edited, predict, train).openapi_schema() == schema
 
 
@@ -356,7 +356,7 @@ def test_an_edit_to_a_signature_changes_the_stub_digest(old, new):
     schemas = [json.dumps(read_signatures({"predict.py": text}, "predict.py:Predictor").openapi_schema(),
                           sort_keys=True) for text in (SIGNATURE_BASE, edited)]
     assert schemas[0] != schemas[1]
-    digests = {stub_digest({"predict.py": text}, "predict.py:Predictor") for text in (SIGNATURE_BASE, edited)}
+    digests = {read_stubs({"predict.py": text}, "predict.py:Predictor").digest for text in (SIGNATURE_BASE, edited)}
     assert len(digests) == 2
 
 
@@ -364,15 +364,15 @@ def test_the_stub_digest_covers_the_trainer_the_references_and_the_python():
     trainer = HEAD + "def train(steps: int = 3) -> str: ...\n"
     sources = {"predict.py": SIGNATURE_BASE, "train.py": trainer}
     digests = {
-        stub_digest(sources, "predict.py:Predictor"),
-        stub_digest(sources, "predict.py:Predictor", "train.py:train"),
-        stub_digest({**sources, "train.py": trainer.replace("3", "4")}, "predict.py:Predictor", "train.py:train"),
-        stub_digest({"predict.py": SIGNATURE_BASE + "class Other(Predictor): ...\n"}, "predict.py:Other"),
+        read_stubs(sources, "predict.py:Predictor").digest,
+        read_stubs(sources, "predict.py:Predictor", "train.py:train").digest,
+        read_stubs({**sources, "train.py": trainer.replace("3", "4")}, "predict.py:Predictor", "train.py:train").digest,
+        read_stubs({"predict.py": SIGNATURE_BASE + "class Other(Predictor): ...\n"}, "predict.py:Other").digest,
     }
     assert len(digests) == 4
     with pytest.raises(CannotDecide, match="reads differently"):
-        stub_digest({"predict.py": SIGNATURE_BASE.replace("n: int", "n: int | None")}, "predict.py:Predictor",
-                    python_version="3.8")
+        read_stubs({"predict.py": SIGNATURE_BASE.replace("n: int", "n: int | None")}, "predict.py:Predictor",
+                   python_version="3.8")
 
 
 
@@ -432,11 +432,17 @@ def test_a_project_is_read_from_its_files(tmp_path):
     (tmp_path / "predict.py").write_text(HEAD + "class Predictor(BasePredictor):\n    def predict(self, x: int) -> int: ...")
     signatures = project_signatures(tmp_path, "predict.py:Predictor", None, python_version=None)
     assert [f.name for f in signatures.predict.inputs] == ["x"]
-    assert project_schema(tmp_path, None, None, python_version=None) == {}  # an environment alone
+    assert project_schema(tmp_path, None, None, python_version=None) == ({}, None)  # an environment alone
+    schema, digest = project_schema(tmp_path, "predict.py:Predictor", None, python_version=None)
+    assert schema["components"]["schemas"]["Input"]["required"] == ["x"]
+    # A known schema is taken for stubs with its digest (an edit to a body leaves it), never for others.
+    (tmp_path / "predict.py").write_text((tmp_path / "predict.py").read_text().replace("-> int: ...", "-> int:\n        return x"))
+    assert project_schema(tmp_path, "predict.py:Predictor", None, python_version=None, known=({"k": 1}, digest)) == ({"k": 1}, digest)
+    assert project_schema(tmp_path, "predict.py:Predictor", None, python_version=None, known=({"k": 1}, "other")) == (schema, digest)
     # In the image only the build context's files exist: an ignored predictor is the runtime's to report.
-    assert project_schema(tmp_path, "predict.py:Predictor", None, python_version=None, files=["cog.yaml"]) is None
+    assert project_schema(tmp_path, "predict.py:Predictor", None, python_version=None, files=["cog.yaml"]) == (None, None)
     (tmp_path / "typing.py").write_text("")
-    assert project_schema(tmp_path, "predict.py:Predictor", None, python_version=None) is None
+    assert project_schema(tmp_path, "predict.py:Predictor", None, python_version=None) == (None, None)
 
 
 def test_the_code_digest_changes_with_the_code_and_the_config(tmp_path):
