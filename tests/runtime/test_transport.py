@@ -5,6 +5,7 @@ transport is recorded under HeadWithBody."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 import time
 from typing import List
@@ -87,10 +88,27 @@ def test_a_response_with_a_length_goes_out_in_one_write(served):
         assert time.monotonic() - started < 2  # not held until the connection closes
         assert client.get(f"{url}/empty").status_code == 204
     sent = [write for write in writes if write]  # an empty write sends nothing
-    assert len(sent) == 5  # a HEAD's answer has no body to wait for: it went at once (else the client would wait)
+    assert len(sent) == 5  # a HEAD's answer has no body: its head went at its end (else the client would wait)
     assert all(write.startswith(b"HTTP/1.1 200 OK\r\n") for write in sent[:4])
     assert [write.rpartition(b"\r\n\r\n")[2] for write in sent[:4]] == [b"hello a", b"hello b", b"hello c", b""]
     assert sent[4].startswith(b"HTTP/1.1 204 No Content\r\n")
+
+
+def test_pipelined_requests_with_a_head_among_them_are_answered_at_once(served):
+    url, _ = served
+    port = int(url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        started = time.monotonic()
+        # One packet: a GET, then (after an empty line, which a client may send between requests) a HEAD, which no
+        # write follows.
+        connection.sendall(b"GET /plain?text=a HTTP/1.1\r\nHost: x\r\n\r\n\r\nHEAD /plain HTTP/1.1\r\nHost: x\r\n\r\n")
+        received = b""
+        while received.count(b"HTTP/1.1 200 OK") < 2:
+            chunk = connection.recv(65536)
+            assert chunk, received
+            received += chunk
+        assert time.monotonic() - started < 2, "a held head waited for the connection to close"
+    assert received.count(b"hello a") == 1
 
 
 def test_a_streamed_response_sends_its_head_before_its_first_event(served):
