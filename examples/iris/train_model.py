@@ -8,13 +8,27 @@ the same split and the same models on every run.
 
 import os
 import platform
+import sys
 from pathlib import Path
 
+
+def cpu_flags() -> set:
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            return next((set(line.split(":", 1)[1].split()) for line in cpuinfo if line.startswith("flags")), set())
+    except OSError:
+        return set()
+
+
 # OpenBLAS picks its kernels by CPU, and their sums round differently; L-BFGS stops at a gradient of 1e-4, so those
-# last bits move the weights by up to 1%. The Haswell kernels run on every x86-64 CPU since 2013 (AVX2): the same
-# weights on any of them. It must be set before numpy loads OpenBLAS.
+# last bits move the weights by up to 1%. Its Haswell kernels run on every x86-64 CPU with AVX2 and FMA (Intel's
+# since 2013, AMD's since 2015): the same weights on any of them. OpenBLAS does not check a forced kernel against
+# the CPU, so it is forced only where it runs. It must be set before numpy loads OpenBLAS.
 if platform.machine() in ("x86_64", "AMD64"):
-    os.environ.setdefault("OPENBLAS_CORETYPE", "Haswell")
+    if {"avx2", "fma"} <= cpu_flags():
+        os.environ.setdefault("OPENBLAS_CORETYPE", "Haswell")
+    else:
+        print("note: this CPU has no AVX2: the weights may differ from the committed ones", file=sys.stderr)
 
 import joblib
 from sklearn.datasets import load_iris
