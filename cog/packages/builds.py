@@ -125,7 +125,8 @@ class BuildQueue:
                     ca_bundle=self.settings.ca_bundle, base_image_mirror=self.settings.base_image_mirror, progress="plain",
                 )
                 [image] = build_project(project, options, running.lines.append)
-            outcome = {"status": "succeeded", "digest": docker.registry_digest(build.image), **image.provenance}
+            outcome = {"status": "succeeded", "digest": docker.registry_digest(build.image),
+                       "platforms": list(image.platforms), **image.provenance}
             self.log(f"Built and pushed {build.image}")
         except CogError as exc:
             outcome = {"status": "failed", "error": str(exc)}

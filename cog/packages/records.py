@@ -39,6 +39,7 @@ class Build(BaseModel):
     status: BuildStatus = "queued"
     image: str | None = Field(None, description="REGISTRY/OWNER/NAME:TAG the image is pushed to")
     digest: str | None = Field(None, description="the pushed image's digest, once built")
+    platforms: list[str] | None = Field(None, description="the platforms the pushed image holds, once built")
     attempt: int = 1
     queued_at: datetime = Field(default_factory=now)
     started_at: datetime | None = None

@@ -134,6 +134,7 @@
         el("td", {}, build.variant),
         el("td", {}, badge(build.status), build.attempt > 1 ? el("span", { class: "muted" }, ` attempt ${build.attempt}`) : null),
         el("td", { class: "mono" }, build.digest ? reference(build) : build.image),
+        el("td", {}, (build.platforms || []).join(", ")),
         el("td", {}, build.error ? el("span", { class: "error" }, build.error) : ""),
         el("td", {},
           el("button", { type: "button", onclick: () => followLog(build.variant) }, "Log"),
@@ -149,7 +150,7 @@
               }
             },
           }, "Retry") : null)));
-      builds.replaceChildren(rows.length ? table(["Variant", "Status", "Image", "Error", ""], rows, "Images")
+      builds.replaceChildren(rows.length ? table(["Variant", "Status", "Image", "Platforms", "Error", ""], rows, "Images")
         : el("p", { class: "muted" }, "This server builds no images."));
     };
 

@@ -154,6 +154,8 @@ def test_watch_a_build_with_its_log_streaming_and_retry_a_failed_one(browser, do
         assert next(status for status in seen if status) in ("queued", "building")
         browser.until(lambda: f"docker run -p 5000:5000 {REGISTRY}/{marker}/alice/hello@sha256:"
                       in browser.text("#view"), "the docker command of the built image")
+        assert browser.text('tr[data-variant="cpu"] td:nth-child(4)') == "linux/amd64"  # the image's platforms
+        assert store.load_builds("alice/hello", package_id)[0].platforms == ["linux/amd64"]
 
         failing = project(tmp_path_factory, "  run:\n    - exit 3\n")
         broken_id = push(run_cog, server, failing)
