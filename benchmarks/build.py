@@ -4,8 +4,9 @@ writes it (COG_STYLE below: apt tini and pip with cache mounts, the PyPI `cog` p
 
 Targets (issue: real images, and issue 12): code-only rebuild ≤ 5 s, ≤ 10% of the cold build (beside it, the
 anchor's rebuild as a share of our cold build: that floor) and ≤ 1.5x the anchor's; cold build ≤ 0.8x the
-anchor's; image above base ≤ the anchor's and ≤ 40 MB; `docker run` → READY ≤ 1 s and ≤ 1.0x the anchor's. Needs Docker (scripts/setup.sh). Behind a TLS-intercepting proxy set COG_CA_BUNDLE (both
-builds get it as a secret). The cold builds use --no-cache (every layer rebuilt); --prune also empties BuildKit's
+anchor's; image above base ≤ the anchor's and ≤ 40 MB; `docker run` → READY ≤ 1 s and ≤ 1.0x the anchor's.
+Needs Docker (scripts/setup.sh). Behind a TLS-intercepting proxy set COG_CA_BUNDLE (both builds get it as a
+secret). The cold builds use --no-cache (every layer rebuilt); --prune also empties BuildKit's
 package caches before each. Cold builds, rebuilds and starts alternate between the two images: medians of --cold-runs
 and --runs.
 

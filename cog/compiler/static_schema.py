@@ -22,8 +22,8 @@ this one's for what the source uses (PEP 585/604 generics, implicit Optional bef
 Pure: text in, signatures out. No file is read here (the caller passes the sources); the stub runs only imports of
 KEPT_MODULES. `read_stubs` gives the stubs themselves, whose `digest` says what the signatures depend on without
 running them (nor importing the SDK's signature code): equal digests, equal signatures, whatever else changed in the
-source (function bodies, comments, line numbers). `signature_from_schema` is the other way back: an image's `run.cog.openapi_schema` label read into
-the Signature that validates inputs exactly as that image's runtime will.
+source (function bodies, comments, line numbers). `signature_from_schema` is the other way back: an image's
+`run.cog.openapi_schema` label read into the Signature that validates inputs exactly as that image's runtime will.
 """
 
 from __future__ import annotations
@@ -129,13 +129,9 @@ class Stubs:
         return digest.hexdigest()
 
     def signatures(self) -> StaticSignatures:
-        """Run the stubs and read their signatures as the runtime reads them; raises CannotDecide."""
-        try:
-            return StaticSignatures(*(_run_stub(*stub) for stub in self._stubs))
-        except CannotDecide:
-            raise
-        except Exception as exc:
-            raise CannotDecide(f"the static reader could not read it ({type(exc).__name__}: {exc})") from None
+        """Run the stubs and read their signatures as the runtime reads them; raises CannotDecide (_run_stub turns
+        every failure of a stub into one)."""
+        return StaticSignatures(*(_run_stub(*stub) for stub in self._stubs))
 
 
 def read_stubs(sources: Mapping[str, str], predict_ref: str, train_ref: Optional[str] = None, *,
